@@ -1,0 +1,331 @@
+#include "postgres/catalog.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "postgres/builtin_catalog.hpp"
+
+namespace pgscope {
+namespace {
+
+const std::regex kMetricName("[a-zA-Z_:][a-zA-Z0-9_:]*");
+const std::regex kLabelName("[a-zA-Z_][a-zA-Z0-9_]*");
+
+struct Parser {
+  std::string origin;
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& what) const {
+    const auto mark = node.Mark();
+    std::ostringstream out;
+    out << origin;
+    if (!mark.is_null()) out << ":" << mark.line + 1 << ":" << mark.column + 1;
+    out << ": " << what;
+    throw CatalogError(out.str());
+  }
+
+  template <typename T>
+  T scalar(const YAML::Node& node, const std::string& key, const char* expected) const {
+    if (!node.IsScalar()) fail(node, "\"" + key + "\" must be " + expected);
+    try {
+      return node.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(node, "\"" + key + "\" must be " + expected + ", not \"" + node.Scalar() + "\"");
+    }
+  }
+
+  void check_keys(const YAML::Node& map, const std::set<std::string>& known, const std::string& where) const {
+    for (const auto& item : map) {
+      const auto key = item.first.as<std::string>();
+      if (known.count(key) == 0) {
+        std::string list;
+        for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
+        fail(item.first, "unknown key \"" + key + "\" in " + where + " (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  Usage usage(const YAML::Node& node) const {
+    static const std::map<std::string, Usage> names = {
+        {"LABEL", Usage::Label},       {"GAUGE", Usage::Gauge},       {"COUNTER", Usage::Counter},
+        {"MAPPEDMETRIC", Usage::MappedMetric}, {"DURATION", Usage::Duration}, {"DISCARD", Usage::Discard}};
+    auto text = scalar<std::string>(node, "usage", "a string");
+    std::string upper = text;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    auto found = names.find(upper);
+    if (found == names.end()) {
+      fail(node, "unknown usage \"" + text + "\" (expected LABEL, GAUGE, COUNTER, MAPPEDMETRIC, DURATION or DISCARD)");
+    }
+    return found->second;
+  }
+
+  // postgres_exporter's runonserver: a semver range such as ">=10.0.0 <12.0.0".
+  void version_range(const YAML::Node& node, QueryBranch& branch) const {
+    std::istringstream words(scalar<std::string>(node, "runonserver", "a version range"));
+    static const std::regex clause(R"((>=|<=|>|<|=)?\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?)");
+    for (std::string word; words >> word;) {
+      std::smatch match;
+      if (!std::regex_match(word, match, clause)) fail(node, "cannot read version range clause \"" + word + "\"");
+      int major = std::stoi(match[2]);
+      int minor = match[3].matched ? std::stoi(match[3]) : 0;
+      int patch = match[4].matched ? std::stoi(match[4]) : 0;
+      // server_version_num: 9.6.3 is 90603, 15.2 is 150002.
+      int number = major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + patch;
+      int next = major >= 10 ? (major + 1) * 10000 : major * 10000 + (minor + 1) * 100;
+      std::string op = match[1].matched ? match[1].str() : "=";
+      if (op == ">=") branch.min_version = number;
+      if (op == ">") branch.min_version = next;
+      if (op == "<") branch.max_version = number;
+      if (op == "<=") branch.max_version = next;
+      if (op == "=") branch.min_version = number, branch.max_version = next;
+    }
+  }
+
+  QueryBranch branch(const YAML::Node& node, const std::string& where) const {
+    QueryBranch result;
+    if (node["query"]) result.sql = scalar<std::string>(node["query"], "query", "SQL text");
+    if (node["min_version"]) result.min_version = scalar<int>(node["min_version"], "min_version", "an integer");
+    if (node["max_version"]) result.max_version = scalar<int>(node["max_version"], "max_version", "an integer");
+    if (node["runonserver"]) version_range(node["runonserver"], result);
+    if (result.max_version != 0 && result.max_version <= result.min_version) {
+      fail(node, where + ": max_version must be above min_version");
+    }
+    return result;
+  }
+
+  MetricSpec metric(const YAML::Node& item, const CatalogEntry& entry) const {
+    if (!item.IsMap() || item.size() != 1) fail(item, "each item of \"metrics\" must be a map with one column name");
+    MetricSpec spec;
+    const auto& column = *item.begin();
+    spec.column = column.first.as<std::string>();
+    const auto& body = column.second;
+    if (!body.IsMap()) fail(column.first, "column \"" + spec.column + "\" needs a map with at least \"usage\"");
+    check_keys(body, {"usage", "description", "name", "scale", "mapping"}, "column \"" + spec.column + "\"");
+    if (!body["usage"]) fail(column.first, "column \"" + spec.column + "\" has no \"usage\"");
+    spec.usage = usage(body["usage"]);
+    if (body["description"]) spec.description = scalar<std::string>(body["description"], "description", "text");
+    if (body["name"]) spec.name = scalar<std::string>(body["name"], "name", "a metric name");
+    if (body["scale"]) spec.scale = scalar<double>(body["scale"], "scale", "a number");
+    if (body["mapping"]) {
+      if (!body["mapping"].IsMap()) fail(body["mapping"], "\"mapping\" must map text to numbers");
+      for (const auto& pair : body["mapping"]) {
+        spec.mapping[pair.first.as<std::string>()] = scalar<double>(pair.second, "mapping", "a number");
+      }
+    }
+    if (spec.usage == Usage::Label) {
+      if (!std::regex_match(spec.column, kLabelName)) fail(column.first, "\"" + spec.column + "\" is not a valid label name");
+    } else if (spec.usage != Usage::Discard && !std::regex_match(entry.metric_name(spec), kMetricName)) {
+      fail(column.first, "\"" + entry.metric_name(spec) + "\" is not a valid metric name");
+    }
+    if (spec.usage == Usage::MappedMetric && spec.mapping.empty()) {
+      fail(column.first, "MAPPEDMETRIC column \"" + spec.column + "\" needs a \"mapping\"");
+    }
+    return spec;
+  }
+
+  CatalogEntry entry(const YAML::Node& key, const YAML::Node& body) const {
+    CatalogEntry result;
+    result.name = key.as<std::string>();
+    result.origin = origin + ":" + std::to_string(key.Mark().line + 1);
+    if (!std::regex_match(result.name, kMetricName)) fail(key, "\"" + result.name + "\" is not a valid metric prefix");
+    if (!body.IsMap()) fail(key, "query \"" + result.name + "\" must be a map with \"query\" and \"metrics\"");
+    check_keys(body,
+               {"query", "queries", "metrics", "master", "cache_seconds", "runonserver", "collector",
+                "default_enabled", "scope", "primary_only", "replica_only", "timeout_seconds", "min_version",
+                "max_version", "dynamic_name", "usage", "description"},
+               "query \"" + result.name + "\"");
+    const std::string where = "query \"" + result.name + "\"";
+    if (body["collector"]) result.collector = scalar<std::string>(body["collector"], "collector", "a name");
+    if (!std::regex_match(result.collector, std::regex("[a-z0-9_]+"))) {
+      fail(body["collector"], "collector name \"" + result.collector + "\" must be lower-case letters, digits, _");
+    }
+    if (body["default_enabled"]) result.default_enabled = scalar<bool>(body["default_enabled"], "default_enabled", "true or false");
+    if (body["scope"]) {
+      auto scope = scalar<std::string>(body["scope"], "scope", "cluster or database");
+      if (scope != "cluster" && scope != "database") fail(body["scope"], "scope must be \"cluster\" or \"database\", not \"" + scope + "\"");
+      result.scope = scope == "database" ? Scope::Database : Scope::Cluster;
+    }
+    if (body["master"] && scalar<bool>(body["master"], "master", "true or false")) result.scope = Scope::Cluster;
+    if (body["primary_only"]) result.primary_only = scalar<bool>(body["primary_only"], "primary_only", "true or false");
+    if (body["replica_only"]) result.replica_only = scalar<bool>(body["replica_only"], "replica_only", "true or false");
+    if (body["cache_seconds"]) result.cache_seconds = scalar<double>(body["cache_seconds"], "cache_seconds", "a number");
+    if (body["timeout_seconds"]) result.timeout_seconds = scalar<double>(body["timeout_seconds"], "timeout_seconds", "a number");
+    if (body["dynamic_name"]) result.dynamic_name = scalar<bool>(body["dynamic_name"], "dynamic_name", "true or false");
+    if (body["usage"]) result.dynamic_usage = usage(body["usage"]);
+    if (body["query"] && body["queries"]) fail(key, where + " has both \"query\" and \"queries\": keep one");
+    if (body["query"]) {
+      result.branches.push_back(branch(body, where));
+    } else if (body["queries"]) {
+      if (!body["queries"].IsSequence()) fail(body["queries"], "\"queries\" must be a list of {min_version, max_version, query}");
+      for (const auto& item : body["queries"]) {
+        if (!item.IsMap()) fail(item, "each item of \"queries\" must be a map");
+        check_keys(item, {"query", "min_version", "max_version", "runonserver"}, where + " branch");
+        if (!item["query"]) fail(item, where + ": branch without \"query\"");
+        result.branches.push_back(branch(item, where));
+      }
+    } else {
+      fail(key, where + " has no \"query\"");
+    }
+    if (body["queries"]) {
+      // Entry-level bounds narrow every branch.
+      const auto bounds = branch(body, where);
+      for (auto& b : result.branches) {
+        b.min_version = std::max(b.min_version, bounds.min_version);
+        if (bounds.max_version != 0 && (b.max_version == 0 || b.max_version > bounds.max_version)) {
+          b.max_version = bounds.max_version;
+        }
+      }
+    }
+    if (body["metrics"]) {
+      if (!body["metrics"].IsSequence()) fail(body["metrics"], "\"metrics\" must be a list");
+      std::set<std::string> columns;
+      for (const auto& item : body["metrics"]) {
+        auto spec = metric(item, result);
+        if (!columns.insert(spec.column).second) fail(item, "column \"" + spec.column + "\" is listed twice");
+        result.metrics.push_back(std::move(spec));
+      }
+    }
+    if (result.metrics.empty() && !result.dynamic_name) fail(key, where + " has no \"metrics\"");
+    if (result.primary_only && result.replica_only) fail(key, where + " cannot be both primary_only and replica_only");
+    return result;
+  }
+};
+
+}  // namespace
+
+const char* to_string(Usage usage) {
+  switch (usage) {
+    case Usage::Label:
+      return "LABEL";
+    case Usage::Gauge:
+      return "GAUGE";
+    case Usage::Counter:
+      return "COUNTER";
+    case Usage::MappedMetric:
+      return "MAPPEDMETRIC";
+    case Usage::Duration:
+      return "DURATION";
+    case Usage::Discard:
+      return "DISCARD";
+  }
+  return "GAUGE";
+}
+
+const QueryBranch* CatalogEntry::branch_for(int server_version) const {
+  for (const auto& branch : branches) {
+    if (branch.matches(server_version)) return &branch;
+  }
+  return nullptr;
+}
+
+std::string CatalogEntry::metric_name(const MetricSpec& spec) const {
+  if (!spec.name.empty()) return spec.name;
+  std::string name = this->name + "_" + spec.column;
+  if (spec.usage == Usage::Duration) name += "_milliseconds";
+  return name;
+}
+
+std::vector<std::pair<std::string, bool>> Catalog::collectors() const {
+  std::vector<std::pair<std::string, bool>> result;
+  for (const auto& entry : entries) {
+    auto found = std::find_if(result.begin(), result.end(), [&](const auto& c) { return c.first == entry.collector; });
+    if (found == result.end()) result.emplace_back(entry.collector, entry.default_enabled);
+  }
+  return result;
+}
+
+void Catalog::append(Catalog&& other) {
+  for (auto& entry : other.entries) {
+    for (const auto& existing : entries) {
+      if (existing.name == entry.name) {
+        throw CatalogError(entry.origin + ": query \"" + entry.name + "\" is already defined at " + existing.origin);
+      }
+    }
+    entries.push_back(std::move(entry));
+  }
+}
+
+Catalog parse_catalog(const std::string& yaml_text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& error) {
+    throw CatalogError(origin + ":" + std::to_string(error.mark.line + 1) + ":" + std::to_string(error.mark.column + 1) +
+                       ": " + error.msg);
+  }
+  Catalog catalog;
+  if (root.IsNull()) return catalog;
+  Parser parser{origin};
+  if (!root.IsMap()) parser.fail(root, "a query file must be a map of query names to queries");
+  for (const auto& item : root) catalog.entries.push_back(parser.entry(item.first, item.second));
+  return catalog;
+}
+
+Catalog load_catalog_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw CatalogError("cannot read query file " + path + ": " + std::strerror(errno));
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_catalog(text.str(), path);
+}
+
+Catalog builtin_catalog() {
+  Catalog catalog;
+  for (const auto& file : builtin_catalog_files()) {
+    catalog.append(parse_catalog(file.text, std::string("builtin:") + file.name));
+  }
+  return catalog;
+}
+
+std::string dump_catalog(const Catalog& catalog) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  for (const auto& entry : catalog.entries) {
+    out << YAML::Key << entry.name << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "collector" << YAML::Value << entry.collector;
+    out << YAML::Key << "default_enabled" << YAML::Value << entry.default_enabled;
+    out << YAML::Key << "scope" << YAML::Value << (entry.scope == Scope::Database ? "database" : "cluster");
+    if (entry.primary_only) out << YAML::Key << "primary_only" << YAML::Value << true;
+    if (entry.replica_only) out << YAML::Key << "replica_only" << YAML::Value << true;
+    if (entry.cache_seconds > 0) out << YAML::Key << "cache_seconds" << YAML::Value << entry.cache_seconds;
+    if (entry.timeout_seconds > 0) out << YAML::Key << "timeout_seconds" << YAML::Value << entry.timeout_seconds;
+    if (entry.dynamic_name) {
+      out << YAML::Key << "dynamic_name" << YAML::Value << true;
+      out << YAML::Key << "usage" << YAML::Value << to_string(entry.dynamic_usage);
+    }
+    out << YAML::Key << "queries" << YAML::Value << YAML::BeginSeq;
+    for (const auto& branch : entry.branches) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "min_version" << YAML::Value << branch.min_version;
+      if (branch.max_version != 0) out << YAML::Key << "max_version" << YAML::Value << branch.max_version;
+      out << YAML::Key << "query" << YAML::Value << YAML::Literal << branch.sql;
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
+    for (const auto& spec : entry.metrics) {
+      out << YAML::BeginMap << YAML::Key << spec.column << YAML::Value << YAML::BeginMap;
+      out << YAML::Key << "usage" << YAML::Value << to_string(spec.usage);
+      if (!spec.name.empty()) out << YAML::Key << "name" << YAML::Value << spec.name;
+      if (spec.scale != 1.0) out << YAML::Key << "scale" << YAML::Value << spec.scale;
+      if (!spec.mapping.empty()) {
+        out << YAML::Key << "mapping" << YAML::Value << YAML::BeginMap;
+        for (const auto& [text, number] : spec.mapping) out << YAML::Key << text << YAML::Value << number;
+        out << YAML::EndMap;
+      }
+      if (!spec.description.empty()) out << YAML::Key << "description" << YAML::Value << spec.description;
+      out << YAML::EndMap << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace pgscope

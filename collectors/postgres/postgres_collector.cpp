@@ -1,0 +1,264 @@
+#include "postgres/postgres_collector.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "postgres/row_mapper.hpp"
+
+namespace pgscope {
+namespace {
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// libpq messages span lines ("...failed: Connection refused\n\tIs the server
+// running..."): one line reads better in a label and a log.
+std::string one_line(const std::string& message) {
+  std::string out;
+  bool space = false;
+  for (char c : message) {
+    if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::vector<std::pair<std::string, std::string>> with_database(std::vector<std::pair<std::string, std::string>> params,
+                                                                const std::string& database) {
+  params.erase(std::remove_if(params.begin(), params.end(), [](const auto& p) { return p.first == "dbname"; }),
+               params.end());
+  params.emplace_back("dbname", database);
+  return params;
+}
+
+}  // namespace
+
+PostgresCollector::PostgresCollector(PostgresCollectorConfig config) : config_(std::move(config)) {
+  params_ = parse_conninfo(config_.dsn);
+  bool has_application_name = false;
+  for (const auto& [keyword, value] : params_) {
+    if (keyword == "password") password_ = value;
+    if (keyword == "application_name") has_application_name = true;
+  }
+  if (!has_application_name) params_.emplace_back("application_name", "pgscope-exporter");
+  main_ = std::make_unique<PgConnection>(params_, config_.session);
+  for (const auto& entry : config_.catalog.entries) {
+    if (config_.enabled_collectors.count(entry.collector) != 0) active_entries_.push_back(&entry);
+  }
+}
+
+PostgresCollector::~PostgresCollector() = default;
+
+std::string PostgresCollector::scrub(std::string message) const {
+  if (password_.empty()) return message;
+  for (auto at = message.find(password_); at != std::string::npos; at = message.find(password_, at)) {
+    message.replace(at, password_.size(), "xxxxx");
+  }
+  return message;
+}
+
+void PostgresCollector::note_state(const std::string& key, const std::string& error) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  auto& last = last_state_[key];
+  if (last == error) return;
+  if (error.empty()) {
+    spdlog::info("postgres: {} works again", key);
+  } else {
+    spdlog::warn("postgres: {} failed: {}", key, error);
+  }
+  last = error;
+}
+
+void PostgresCollector::record_error(const PgError& error, MetricSink& sink) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  auto message = one_line(scrub(error.what()));
+  if (!last_error_ || last_error_->message != message) {
+    spdlog::error("postgres: cannot scrape ({}): {}", to_string(error.kind()), message);
+  }
+  last_error_ = std::make_unique<LastError>(LastError{to_string(error.kind()), message, unix_now()});
+  (void)sink;
+}
+
+bool PostgresCollector::wanted_database(const std::string& database) const {
+  const auto& include = config_.include_databases;
+  const auto& exclude = config_.exclude_databases;
+  if (!include.empty() && std::find(include.begin(), include.end(), database) == include.end()) return false;
+  return std::find(exclude.begin(), exclude.end(), database) == exclude.end();
+}
+
+PgConnection& PostgresCollector::connection_for(const std::string& database) {
+  std::lock_guard<std::mutex> lock(connections_mutex_);
+  auto& slot = connections_[database];
+  if (!slot) slot = std::make_unique<PgConnection>(with_database(params_, database), config_.session);
+  return *slot;
+}
+
+std::vector<std::string> PostgresCollector::discover_databases(PgConnection& main, const Deadline& deadline) {
+  auto result = main.query(
+      "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname", deadline);
+  std::vector<std::string> databases;
+  for (int row = 0; row < result.rows(); ++row) {
+    std::string name = result.value(row, 0);
+    if (wanted_database(name)) databases.push_back(std::move(name));
+  }
+  return databases;
+}
+
+bool PostgresCollector::run_entry(const CatalogEntry& entry, const QueryBranch& branch, PgConnection& connection,
+                                  const std::string& database, const Deadline& deadline, MetricSink& sink) {
+  const std::string key = "query " + entry.name + " in database \"" + database + "\"";
+  const std::string cache_key = entry.name + '\x1f' + database;
+  if (entry.cache_seconds > 0) {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    auto found = cache_.find(cache_key);
+    if (found != cache_.end() && found->second.expires > Clock::now()) {
+      MetricSink copy = found->second.samples;
+      sink.merge(std::move(copy));
+      return true;
+    }
+  }
+  try {
+    connection.ensure_connected(deadline);
+    const auto sql = expand_placeholders(entry, branch.sql, config_.placeholders);
+    Deadline query_deadline = deadline;
+    if (entry.timeout_seconds > 0) {
+      auto own = Clock::now() + std::chrono::milliseconds(static_cast<long>(entry.timeout_seconds * 1000));
+      query_deadline = Deadline(std::min(own, deadline.at()));
+      connection.query("SET statement_timeout = " + std::to_string(static_cast<long>(entry.timeout_seconds * 1000)),
+                       deadline);
+    }
+    auto result = connection.query(sql, query_deadline);
+    if (entry.timeout_seconds > 0) {
+      connection.query("SET statement_timeout = " + std::to_string(config_.session.statement_timeout_ms), deadline);
+    }
+    MetricSink rows;
+    const int unreadable = map_rows(entry, result, rows);
+    if (unreadable > 0) spdlog::debug("postgres: {}: {} values are not numbers, skipped", key, unreadable);
+    if (entry.cache_seconds > 0) {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      auto expires = Clock::now() + std::chrono::milliseconds(static_cast<long>(entry.cache_seconds * 1000));
+      cache_[cache_key] = Cached{expires, rows};
+    }
+    sink.merge(std::move(rows));
+    note_state(key, "");
+    return true;
+  } catch (const PgError& error) {
+    note_state(key, std::string(to_string(error.kind())) + ": " + one_line(scrub(error.what())));
+  } catch (const CatalogError& error) {
+    note_state(key, error.what());
+  }
+  return false;
+}
+
+void PostgresCollector::run_database(const std::string& database, bool with_cluster_entries, const Server& server,
+                                     const Deadline& deadline, MetricSink& sink,
+                                     std::vector<EntryOutcome>& outcomes) {
+  const bool with_database_entries = wanted_database(database);
+  PgConnection& connection = database == server.current_database ? *main_ : connection_for(database);
+  for (const CatalogEntry* entry : active_entries_) {
+    if (entry->scope == Scope::Cluster ? !with_cluster_entries : !with_database_entries) continue;
+    if ((entry->primary_only && server.in_recovery) || (entry->replica_only && !server.in_recovery)) continue;
+    const QueryBranch* branch = entry->branch_for(server.version);
+    if (branch == nullptr) continue;
+    const auto start = Clock::now();
+    bool ok = false;
+    if (deadline.expired()) {
+      note_state("query " + entry->name + " in database \"" + database + "\"", "scrape deadline reached first");
+    } else {
+      ok = run_entry(*entry, *branch, connection, database, deadline, sink);
+    }
+    outcomes.push_back({entry->collector, seconds_since(start), ok});
+  }
+}
+
+bool PostgresCollector::collect(const Deadline& deadline, MetricSink& sink, std::vector<CollectorStatus>& parts) {
+  const char* up_help = "Whether the last scrape could connect to PostgreSQL and log in (1) or not (0).";
+  Server server;
+  std::vector<std::string> databases;
+  try {
+    main_->ensure_connected(deadline);
+    auto info = main_->query(
+        "SELECT current_setting('server_version_num')::int, current_setting('server_version'), "
+        "pg_is_in_recovery(), current_database()",
+        deadline);
+    server.version = std::atoi(info.value(0, 0));
+    server.version_text = info.value(0, 1);
+    server.in_recovery = info.value(0, 2)[0] == 't';
+    server.current_database = info.value(0, 3);
+    const bool per_database = std::any_of(active_entries_.begin(), active_entries_.end(),
+                                          [](const CatalogEntry* e) { return e->scope == Scope::Database; });
+    if (per_database) databases = discover_databases(*main_, deadline);
+  } catch (const PgError& error) {
+    record_error(error, sink);
+    sink.gauge("pg_up", up_help, {}, 0);
+  }
+
+  bool up = server.version != 0;
+  if (up) {
+    if (std::find(databases.begin(), databases.end(), server.current_database) == databases.end()) {
+      databases.insert(databases.begin(), server.current_database);
+    }
+    std::vector<MetricSink> sinks(databases.size());
+    std::vector<std::vector<EntryOutcome>> outcomes(databases.size());
+    const std::size_t width = std::max(1, config_.max_parallel_databases);
+    for (std::size_t first = 0; first < databases.size(); first += width) {
+      std::vector<std::thread> workers;
+      for (std::size_t i = first; i < std::min(databases.size(), first + width); ++i) {
+        workers.emplace_back([&, i] {
+          run_database(databases[i], databases[i] == server.current_database, server, deadline, sinks[i],
+                       outcomes[i]);
+        });
+      }
+      for (auto& worker : workers) worker.join();
+    }
+    for (auto& part : sinks) sink.merge(std::move(part));
+
+    std::map<std::string, CollectorStatus> by_collector;
+    for (const auto& list : outcomes) {
+      for (const auto& outcome : list) {
+        auto& status = by_collector[outcome.collector];
+        if (status.name.empty()) status = {outcome.collector, 0, true};
+        status.duration_seconds += outcome.seconds;
+        status.success = status.success && outcome.ok;
+      }
+    }
+    for (auto& [name, status] : by_collector) parts.push_back(status);
+
+    // Forget connections to databases that were dropped or filtered out.
+    std::lock_guard<std::mutex> lock(connections_mutex_);
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      if (std::find(databases.begin(), databases.end(), it->first) == databases.end()) {
+        it = connections_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    sink.gauge("pg_up", up_help, {}, 1);
+  }
+
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  if (last_error_) {
+    sink.gauge("pgscope_exporter_last_error_info",
+               "The last error that stopped a source from being scraped; kind is connection, authentication, "
+               "timeout or query.",
+               {{"source", name_}, {"kind", last_error_->kind}, {"message", last_error_->message}}, 1);
+    sink.gauge("pgscope_exporter_last_error_timestamp_seconds", "When the last error of a source happened.",
+               {{"source", name_}}, last_error_->timestamp);
+  }
+  return up;
+}
+
+}  // namespace pgscope

@@ -1,0 +1,105 @@
+#include "exporter/exporter_setup.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "exporter/dsn.hpp"
+#include "exporter/exposition.hpp"
+#include "exporter/landing_page.hpp"
+#include "postgres/postgres_collector.hpp"
+
+namespace pgscope {
+
+std::vector<std::pair<std::string, bool>> collector_switches(const Catalog& catalog, const Options& options) {
+  auto switches = catalog.collectors();
+  for (const auto& [name, enabled] : options.collectors) {
+    auto found =
+        std::find_if(switches.begin(), switches.end(), [&](const auto& s) { return s.first == name; });
+    if (found == switches.end()) {
+      std::string known;
+      for (const auto& s : switches) known += (known.empty() ? "" : ", ") + s.first;
+      throw UsageError("unknown collector \"" + name + "\" in --collector." + name + " (known: " + known +
+                       ")");
+    }
+    found->second = enabled;
+  }
+  return switches;
+}
+
+namespace {
+
+Catalog load_catalog() {
+  try {
+    return builtin_catalog();
+  } catch (const CatalogError& error) {
+    // The built-in catalog is compiled in; a mistake there is a bug of ours.
+    throw std::logic_error(std::string("built-in catalog: ") + error.what());
+  }
+}
+
+}  // namespace
+
+std::string dump_effective_catalog(const Options& options) {
+  (void)options;
+  return dump_catalog(load_catalog());
+}
+
+std::unique_ptr<Exporter> build_exporter(const Options& options) {
+  if (options.postgres.dsn.empty()) {
+    throw UsageError(
+        "no PostgreSQL connection configured: set --postgres.dsn, DATA_SOURCE_NAME, or DATA_SOURCE_URI with "
+        "DATA_SOURCE_USER and DATA_SOURCE_PASS");
+  }
+  PostgresCollectorConfig config;
+  config.dsn = options.postgres.dsn;
+  config.catalog = load_catalog();
+  for (const auto& [name, enabled] : collector_switches(config.catalog, options)) {
+    if (enabled) config.enabled_collectors.insert(name);
+  }
+  config.include_databases = options.postgres.include_databases;
+  config.exclude_databases = options.postgres.exclude_databases;
+  config.placeholders = {{"table_limit", options.postgres.table_limit},
+                         {"statement_limit", options.postgres.statement_limit}};
+  config.session.statement_timeout_ms = static_cast<int>(options.postgres.statement_timeout.count());
+  config.session.lock_timeout_ms = static_cast<int>(options.postgres.lock_timeout.count());
+
+  std::vector<CollectorPtr> collectors;
+  try {
+    collectors.push_back(std::make_shared<PostgresCollector>(std::move(config)));
+  } catch (const PgError& error) {
+    throw UsageError("--postgres.dsn: " + scrub_secret(error.what(), options.postgres.dsn));
+  }
+  spdlog::info("scraping PostgreSQL at {}", redact_dsn(options.postgres.dsn));
+  return std::make_unique<Exporter>(options,
+                                    std::make_unique<ScrapeOrchestrator>(collectors, PGSCOPE_VERSION));
+}
+
+Exporter::Exporter(const Options& options, std::unique_ptr<ScrapeOrchestrator> orchestrator)
+    : options_(options), orchestrator_(std::move(orchestrator)) {}
+
+HttpResponse Exporter::metrics(const HttpRequest& request) {
+  const auto budget =
+      scrape_budget(options_.scrape_timeout, request.header("X-Prometheus-Scrape-Timeout-Seconds"));
+  HttpResponse response;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = render_text(orchestrator_->scrape(budget));
+  return response;
+}
+
+void Exporter::add_routes(HttpServer& server) {
+  server.route(options_.telemetry_path, [this](const HttpRequest& request) { return metrics(request); });
+  server.route("/healthz", [](const HttpRequest&) {
+    HttpResponse response;
+    response.body = "ok\n";
+    return response;
+  });
+  if (options_.telemetry_path != "/") {
+    server.route("/", [this](const HttpRequest&) {
+      HttpResponse response;
+      response.content_type = "text/html; charset=utf-8";
+      response.body = landing_page_html(PGSCOPE_VERSION, options_.telemetry_path);
+      return response;
+    });
+  }
+}
+
+}  // namespace pgscope

@@ -1,0 +1,386 @@
+#include "exporter/http_server.hpp"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+#include "exporter/exposition.hpp"
+#include "exporter/options.hpp"
+
+namespace pgscope {
+namespace {
+
+constexpr std::size_t kWorkerThreads = 8;
+constexpr time_t kReadTimeoutSeconds = 10;
+constexpr time_t kWriteTimeoutSeconds = 60;
+constexpr time_t kKeepAliveTimeoutSeconds = 5;
+constexpr std::size_t kKeepAliveMaxRequests = 100;
+// No route takes a body; httplib would otherwise read any size into memory
+// before answering 405.
+constexpr std::size_t kMaxPayload = 64 * 1024;
+const char* const kAllowed = "GET, HEAD";
+
+bool iequals(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && strcasecmp(a.c_str(), b.c_str()) == 0;
+}
+
+// httplib's default socket options set SO_REUSEPORT, which lets a second
+// exporter bind a port that is already in use and silently share it. Only
+// SO_REUSEADDR is wanted (a restart must not wait for TIME_WAIT). IPV6_V6ONLY
+// off makes "[::]" accept IPv4 too whatever net.ipv6.bindv6only says; on an
+// IPv4 socket that call fails harmlessly.
+void socket_options(socket_t sock) {
+  int yes = 1;
+  setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  int no = 0;
+  setsockopt(sock, IPPROTO_IPV6, IPV6_V6ONLY, &no, sizeof(no));
+}
+
+const char* reason(int status) {
+  switch (status) {
+    case 400:
+      return "bad request";
+    case 404:
+      return "page not found";
+    case 405:
+      return "method not allowed";
+    case 413:
+      return "payload too large";
+    case 414:
+      return "uri too long";
+    case 416:
+      return "range not satisfiable";
+    case 500:
+      return "internal server error";
+    case 503:
+      return "service unavailable";
+    default:
+      return "error";
+  }
+}
+
+HttpResponse error_response(int status) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::to_string(status) + " " + reason(status) + "\n";
+  return response;
+}
+
+// httplib compresses a plain body itself whenever Accept-Encoding merely
+// contains "br" or "gzip" (it ignores q=0, prefers brotli, and would compress
+// an already gzipped body again). A sized content provider is sent as is, so
+// every response goes out that way and the encoding is decided here alone.
+void send(const httplib::Request& req, httplib::Response& res, HttpResponse response) {
+  res.status = response.status;
+  bool encoded = false;
+  for (auto& header : response.headers) {
+    if (iequals(header.first, "Content-Encoding")) encoded = true;
+    if (iequals(header.first, "Content-Type") || iequals(header.first, "Content-Length")) continue;
+    res.headers.emplace(header.first, header.second);
+  }
+  if (!encoded && !response.body.empty()) {
+    res.headers.emplace("Vary", "Accept-Encoding");
+    if (accepts_gzip(req.get_header_value("Accept-Encoding"))) {
+      response.body = gzip_compress(response.body);
+      res.headers.emplace("Content-Encoding", "gzip");
+    }
+  }
+  if (response.body.empty()) {
+    res.set_content("", response.content_type);
+    return;
+  }
+  auto body = std::make_shared<std::string>(std::move(response.body));
+  res.set_content_provider(body->size(), response.content_type,
+                           [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                             return sink.write(body->data() + offset, length);
+                           });
+}
+
+HttpRequest convert(const httplib::Request& req) {
+  HttpRequest request;
+  request.method = req.method;
+  request.path = req.path;
+  for (const auto& header : req.headers) {
+    // httplib files the peer's address among the headers.
+    if (header.first == "REMOTE_ADDR" || header.first == "REMOTE_PORT" || header.first == "LOCAL_ADDR" ||
+        header.first == "LOCAL_PORT") {
+      continue;
+    }
+    request.headers.emplace(header.first, header.second);
+  }
+  request.params.insert(req.params.begin(), req.params.end());
+  request.remote_addr = req.remote_addr;
+  return request;
+}
+
+// Gives stop() a way to close the listening socket even when serve() has not
+// reached httplib's accept loop yet: httplib::Server::stop() does nothing
+// until then, which would leave a serve() that starts later blocked forever.
+class Listener : public httplib::Server {
+ public:
+  void close_listener() {
+    socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
+    if (sock != INVALID_SOCKET) {
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+    }
+  }
+};
+
+// httplib's workers wait up to the keep-alive timeout for a next request on
+// an idle connection, up to the read timeout on a half-sent one and up to the
+// write timeout on a stalled reader, before they notice the server stopped;
+// serve() joins them. httplib exposes no hook on accepted sockets, so stop()
+// finds them among the process's open sockets (connected TCP sockets whose
+// local port is ours) and shuts them down. A response in progress is cut: at
+// shutdown httplib stops writing a sized body anyway, and it takes a socket
+// shut for reading as dead.
+void shutdown_connections(int port) {
+  std::vector<int> fds;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (dirent* entry = readdir(dir)) {
+      if (std::isdigit(static_cast<unsigned char>(entry->d_name[0]))) fds.push_back(std::atoi(entry->d_name));
+    }
+    closedir(dir);
+  }
+  for (int fd : fds) {
+    struct stat status {};
+    if (fstat(fd, &status) != 0 || !S_ISSOCK(status.st_mode)) continue;
+    int type = 0;
+    int listening = 0;
+    socklen_t length = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_STREAM) continue;
+    length = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || listening) continue;
+    sockaddr_storage local{};
+    sockaddr_storage peer{};
+    socklen_t local_length = sizeof(local);
+    socklen_t peer_length = sizeof(peer);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) continue;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0) continue;
+    int local_port = -1;
+    if (local.ss_family == AF_INET) local_port = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+    if (local.ss_family == AF_INET6) local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+    if (local_port == port) ::shutdown(fd, SHUT_RDWR);
+  }
+}
+
+bool valid_port(const std::string& text, int& port) {
+  if (text.empty() || text.size() > 5) return false;
+  for (char c : text) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  port = std::stoi(text);
+  return port <= 65535;
+}
+
+bool valid_ipv6(const std::string& host) {
+  std::string address = host.substr(0, host.find('%'));  // zone, as in fe80::1%eth0
+  if (address.size() != host.size() && address.size() + 1 == host.size()) return false;
+  in6_addr parsed{};
+  return inet_pton(AF_INET6, address.c_str(), &parsed) == 1;
+}
+
+bool valid_hostname(const std::string& host) {
+  if (host.empty() || host.size() > 253) return false;
+  if (host.find_first_not_of("0123456789.") == std::string::npos) {
+    in_addr parsed{};
+    return inet_pton(AF_INET, host.c_str(), &parsed) == 1;
+  }
+  std::size_t label = 0;
+  for (std::size_t i = 0; i <= host.size(); ++i) {
+    if (i == host.size() || host[i] == '.') {
+      if (label == 0 || label > 63 || host[i - 1] == '-' || host[i - label] == '-') return false;
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(host[i])) || host[i] == '-' || host[i] == '_') {
+      ++label;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string HttpRequest::header(const std::string& name) const {
+  for (const auto& entry : headers) {
+    if (iequals(entry.first, name)) return entry.second;
+  }
+  return "";
+}
+
+std::pair<std::string, int> parse_listen_address(const std::string& listen_address) {
+  auto fail = [&](const std::string& why) {
+    throw UsageError("invalid listen address \"" + listen_address + "\": " + why +
+                     "; expected [host]:port, e.g. \":9187\", \"127.0.0.1:9187\" or \"[::1]:9187\"");
+  };
+  std::string host;
+  std::string port_text;
+  if (!listen_address.empty() && listen_address.front() == '[') {
+    std::size_t close = listen_address.find(']');
+    if (close == std::string::npos) fail("missing \"]\"");
+    host = listen_address.substr(1, close - 1);
+    if (close + 1 >= listen_address.size() || listen_address[close + 1] != ':') fail("missing port");
+    port_text = listen_address.substr(close + 2);
+    if (!valid_ipv6(host)) fail("not an IPv6 address inside the brackets");
+  } else {
+    std::size_t colon = listen_address.rfind(':');
+    if (colon == std::string::npos) fail("missing port");
+    host = listen_address.substr(0, colon);
+    port_text = listen_address.substr(colon + 1);
+    if (host.find(':') != std::string::npos) fail("an IPv6 address needs brackets");
+    if (host.empty()) {
+      host = "0.0.0.0";
+    } else if (!valid_hostname(host)) {
+      fail("bad host");
+    }
+  }
+  int port = 0;
+  if (!valid_port(port_text, port)) fail("port must be a number from 0 to 65535");
+  return {host, port};
+}
+
+struct HttpServer::Impl {
+  Listener server;
+  std::mutex mutex;
+  std::map<std::string, HttpHandler> routes;
+  int port = -1;
+  bool stopped = false;
+
+  HttpResponse dispatch(const httplib::Request& req) {
+    HttpHandler handler;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto found = routes.find(req.path);
+      if (found == routes.end()) return error_response(404);
+      handler = found->second;
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+      HttpResponse response = error_response(405);
+      response.headers.emplace("Allow", kAllowed);
+      return response;
+    }
+    try {
+      return handler(convert(req));
+    } catch (const std::exception& e) {
+      spdlog::error("HTTP handler for {} failed: {}", req.path, e.what());
+    } catch (...) {
+      spdlog::error("HTTP handler for {} failed", req.path);
+    }
+    return error_response(500);
+  }
+};
+
+HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
+  auto& server = impl_->server;
+  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  server.set_socket_options(socket_options);
+  server.set_tcp_nodelay(true);
+  server.set_read_timeout(kReadTimeoutSeconds, 0);
+  server.set_write_timeout(kWriteTimeoutSeconds, 0);
+  server.set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
+  server.set_keep_alive_max_count(kKeepAliveMaxRequests);
+  server.set_payload_max_length(kMaxPayload);
+
+  // Routing is done by exact path in dispatch(); the catch-all patterns only
+  // make httplib read a request's body (for the methods that have one) before
+  // it is answered, so a keep-alive connection stays in step.
+  Impl* impl = impl_.get();
+  auto handle = [impl](const httplib::Request& req, httplib::Response& res) {
+    send(req, res, impl->dispatch(req));
+  };
+  server.Get(".*", handle);  // HEAD too
+  server.Post(".*", handle);
+  server.Put(".*", handle);
+  server.Patch(".*", handle);
+  server.Delete(".*", handle);
+  server.Options(".*", handle);
+
+  // Errors httplib answers by itself (bad request line, oversized body,
+  // methods it has no table for) get a short text body like ours.
+  server.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty() || res.content_provider_) return httplib::Server::HandlerResponse::Unhandled;
+        send(req, res, error_response(res.status));
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  // Without this httplib copies what() into an EXCEPTION_WHAT response header.
+  server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+    res.headers.clear();  // whatever a failed send() left behind
+    res.body.clear();
+    send(req, res, error_response(500));
+  });
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::route(const std::string& path, HttpHandler handler) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->routes[path] = std::move(handler);
+}
+
+void HttpServer::bind(const std::string& listen_address) {
+  auto [host, port] = parse_listen_address(listen_address);
+  if (impl_->port >= 0) throw std::logic_error("HttpServer::bind called twice");
+  // ":port" means every interface: try the IPv6 wildcard first, which also
+  // takes IPv4 (see socket_options), then the IPv4 one where IPv6 is off.
+  std::vector<std::string> hosts{host};
+  if (!listen_address.empty() && listen_address.front() == ':') hosts = {"::", "0.0.0.0"};
+  int error = 0;
+  for (const auto& candidate : hosts) {
+    // httplib reports failure as a bare false; errno still holds what bind()
+    // or listen() said (a failed name lookup leaves it 0).
+    errno = 0;
+    int bound = -1;
+    if (port == 0) {
+      bound = impl_->server.bind_to_any_port(candidate);
+    } else if (impl_->server.bind_to_port(candidate, port)) {
+      bound = port;
+    }
+    error = errno;
+    if (bound > 0) {
+      impl_->port = bound;
+      return;
+    }
+  }
+  std::string why = error != 0 ? std::strerror(error) : "cannot resolve the host or bind to it";
+  throw std::runtime_error("cannot listen on " + listen_address + ": " + why);
+}
+
+int HttpServer::port() const { return impl_->port; }
+
+void HttpServer::serve() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->stopped) return;
+    if (impl_->port < 0) throw std::logic_error("HttpServer::serve called before bind");
+  }
+  impl_->server.listen_after_bind();
+}
+
+void HttpServer::stop() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stopped = true;
+  }
+  // Closing the listening socket ends httplib's accept loop; serve() returns
+  // once its workers are done, which shutdown_connections() hastens.
+  impl_->server.close_listener();
+  if (impl_->port > 0) shutdown_connections(impl_->port);
+}
+
+}  // namespace pgscope

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace pgscope {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;
+  std::multimap<std::string, std::string> headers;  // names as sent; lookups ignore case
+  std::multimap<std::string, std::string> params;   // query string
+  std::string remote_addr;
+  std::string header(const std::string& name) const;  // "" when absent
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::multimap<std::string, std::string> headers;
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// The exporter's view of an HTTP server: routes by exact path and method GET,
+// compresses with gzip when the client accepts it, and runs until stop().
+// Behind it sits cpp-httplib (CivetWeb, the usual choice, crashes on TLS with
+// Debian 12's OpenSSL 3).
+class HttpServer {
+ public:
+  HttpServer();
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  void route(const std::string& path, HttpHandler handler);
+
+  // Binds `listen_address` (":9187", "127.0.0.1:9187", "[::1]:9187").
+  // Throws std::runtime_error naming the address when it cannot bind.
+  void bind(const std::string& listen_address);
+  int port() const;  // the bound port (useful with ":0")
+
+  void serve();  // blocks until stop()
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits ":9187" / "host:port" / "[v6]:port". Throws UsageError.
+std::pair<std::string, int> parse_listen_address(const std::string& listen_address);
+
+}  // namespace pgscope

@@ -1,0 +1,76 @@
+// pgscope-exporter: one process per database pod, serving PostgreSQL metrics.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "exporter/exporter_setup.hpp"
+#include "exporter/http_server.hpp"
+#include "exporter/logging.hpp"
+#include "exporter/metrics_reference.hpp"
+#include "exporter/options.hpp"
+
+int main(int argc, char** argv) {
+  using namespace pgscope;
+  Options options;
+  std::unique_ptr<Exporter> exporter;
+  try {
+    options = parse_options(argc, argv, current_environment());
+    if (options.show_help) {
+      std::cout << help_text();
+      return 0;
+    }
+    if (options.show_version) {
+      std::cout << "pgscope-exporter " << PGSCOPE_VERSION << "\n";
+      return 0;
+    }
+    setup_logging(options.log_level, options.log_format);
+    if (options.dump_catalog) {
+      std::cout << dump_effective_catalog(options);
+      return 0;
+    }
+    if (options.dump_metrics_reference) {
+      std::cout << metrics_reference_markdown(builtin_catalog());
+      return 0;
+    }
+    exporter = build_exporter(options);
+  } catch (const UsageError& error) {
+    std::cerr << "pgscope-exporter: " << error.what() << "\n";
+    return 2;
+  }
+
+  // Signals are taken by one thread with sigwait, so shutdown never runs
+  // inside a signal handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  HttpServer server;
+  exporter->add_routes(server);
+  try {
+    server.bind(options.listen_address);
+  } catch (const std::exception& error) {
+    spdlog::error("cannot listen: {}", error.what());
+    return 1;
+  }
+  std::thread signal_watcher([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("received signal {}, shutting down", received);
+    server.stop();
+  });
+  spdlog::info("pgscope-exporter {} listening on {} (metrics at {})", PGSCOPE_VERSION, options.listen_address,
+               options.telemetry_path);
+  server.serve();
+  if (signal_watcher.joinable()) {
+    // serve() can also end on its own (e.g. the socket failed): wake the watcher.
+    pthread_kill(signal_watcher.native_handle(), SIGTERM);
+    signal_watcher.join();
+  }
+  exporter.reset();
+  spdlog::info("stopped");
+  return 0;
+}

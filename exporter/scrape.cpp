@@ -1,0 +1,150 @@
+#include "exporter/scrape.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <thread>
+
+namespace pgscope {
+
+std::chrono::milliseconds scrape_budget(std::chrono::milliseconds configured,
+                                        const std::string& header_value) {
+  if (header_value.empty()) return configured;
+  char* end = nullptr;
+  const double seconds = std::strtod(header_value.c_str(), &end);
+  if (end == header_value.c_str() || !(seconds > 0)) return configured;
+  // Leave room to serialize and send: half a second, or a tenth of a short timeout.
+  const double margin = std::min(0.5, seconds / 10);
+  const auto from_header = std::chrono::milliseconds(static_cast<long>((seconds - margin) * 1000));
+  return std::min(configured, from_header);
+}
+
+// One collector and the thread that may still be running it. A collector
+// that overran a deadline keeps its thread until it returns; until then the
+// next collection reports it as failed rather than calling it concurrently.
+struct ScrapeOrchestrator::Worker {
+  CollectorPtr collector;
+  std::mutex mutex;
+  bool busy = false;
+};
+
+struct ScrapeOrchestrator::Collection {
+  std::mutex mutex;
+  std::condition_variable done_signal;
+  std::size_t pending = 0;
+  Deadline deadline;
+  MetricSink sink;
+  std::vector<CollectorStatus> statuses;
+  explicit Collection(Deadline d) : deadline(d) {}
+};
+
+ScrapeOrchestrator::ScrapeOrchestrator(std::vector<CollectorPtr> collectors, std::string version)
+    : version_(std::move(version)) {
+  for (auto& collector : collectors) {
+    auto worker = std::make_shared<Worker>();
+    worker->collector = std::move(collector);
+    workers_.push_back(std::move(worker));
+  }
+}
+
+ScrapeOrchestrator::~ScrapeOrchestrator() = default;
+
+std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Deadline deadline) {
+  auto collection = std::make_shared<Collection>(deadline);
+  collection->pending = workers_.size();
+  for (const auto& worker : workers_) {
+    {
+      std::lock_guard<std::mutex> lock(worker->mutex);
+      if (worker->busy) {
+        spdlog::warn("{}: still busy with an earlier scrape, skipped", worker->collector->name());
+        std::lock_guard<std::mutex> collection_lock(collection->mutex);
+        collection->statuses.push_back({worker->collector->name(), 0, false});
+        --collection->pending;
+        continue;
+      }
+      worker->busy = true;
+    }
+    // Detached on purpose: if the collector overruns, the scrape answers
+    // without it and the thread finishes (and frees the worker) on its own.
+    std::thread([worker, collection] {
+      MetricSink sink;
+      std::vector<CollectorStatus> parts;
+      const auto start = Clock::now();
+      bool ok = false;
+      try {
+        ok = worker->collector->collect(collection->deadline, sink, parts);
+      } catch (const std::exception& error) {
+        spdlog::error("{}: collector failed: {}", worker->collector->name(), error.what());
+      }
+      const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      {
+        std::lock_guard<std::mutex> lock(collection->mutex);
+        if (Clock::now() <= collection->deadline.at()) {
+          collection->sink.merge(std::move(sink));
+          collection->statuses.push_back({worker->collector->name(), seconds, ok});
+          for (auto& part : parts) collection->statuses.push_back(std::move(part));
+        } else {
+          spdlog::warn("{}: finished after the scrape deadline ({:.3f}s), results dropped",
+                       worker->collector->name(), seconds);
+        }
+        --collection->pending;
+      }
+      collection->done_signal.notify_all();
+      std::lock_guard<std::mutex> lock(worker->mutex);
+      worker->busy = false;
+    }).detach();
+  }
+  return collection;
+}
+
+std::vector<prometheus::MetricFamily> ScrapeOrchestrator::scrape(std::chrono::milliseconds budget) {
+  scrapes_total_ = scrapes_total_ + 1;
+  std::shared_ptr<Collection> collection;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Join the collection in flight when there is one: its results are as
+    // fresh as any this scrape could get, and the sources see one query set.
+    if (in_flight_ && !in_flight_->deadline.expired()) {
+      std::lock_guard<std::mutex> collection_lock(in_flight_->mutex);
+      if (in_flight_->pending > 0) collection = in_flight_;
+    }
+    if (!collection) {
+      collection = collect(Deadline::after(budget));
+      in_flight_ = collection;
+    }
+  }
+
+  MetricSink sink;
+  std::vector<CollectorStatus> statuses;
+  {
+    std::unique_lock<std::mutex> lock(collection->mutex);
+    collection->done_signal.wait_until(lock, collection->deadline.at(),
+                                       [&] { return collection->pending == 0; });
+    sink = collection->sink;  // a copy: other scrapes may share this collection
+    statuses = collection->statuses;
+    // Collectors that have not answered by now are reported as failed.
+    for (const auto& worker : workers_) {
+      const auto& name = worker->collector->name();
+      bool reported =
+          std::any_of(statuses.begin(), statuses.end(), [&](const auto& s) { return s.name == name; });
+      if (!reported) {
+        statuses.push_back({name, std::chrono::duration<double>(budget).count(), false});
+        spdlog::warn("{}: no answer within the scrape deadline of {} ms", name, budget.count());
+      }
+    }
+  }
+
+  for (const auto& status : statuses) {
+    sink.gauge("pgscope_exporter_collector_duration_seconds", "How long a collector took in the last scrape.",
+               {{"collector", status.name}}, status.duration_seconds);
+    sink.gauge("pgscope_exporter_collector_success", "Whether a collector succeeded in the last scrape.",
+               {{"collector", status.name}}, status.success ? 1 : 0);
+  }
+  sink.counter("pgscope_exporter_scrapes_total", "Scrapes answered since the exporter started.", {},
+               scrapes_total_.load());
+  sink.gauge("pgscope_exporter_build_info", "pgscope-exporter's version; always 1.", {{"version", version_}},
+             1);
+  return sink.take();
+}
+
+}  // namespace pgscope

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <prometheus/metric_family.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/collector.hpp"
+
+namespace pgscope {
+
+// Picks the scrape deadline: --scrape.timeout, or Prometheus's
+// X-Prometheus-Scrape-Timeout-Seconds less a margin when that is smaller, so
+// the exporter answers before Prometheus gives up on it.
+std::chrono::milliseconds scrape_budget(std::chrono::milliseconds configured, const std::string& header_value);
+
+// Runs every collector concurrently under one deadline and merges what they
+// produce with the exporter's own metrics. A collector that fails or is still
+// running at the deadline is reported (success 0) and left out; the others
+// still emit. Scrapes that arrive while a collection is running share it
+// instead of starting another, so no source sees more than one collection at
+// a time.
+class ScrapeOrchestrator {
+ public:
+  ScrapeOrchestrator(std::vector<CollectorPtr> collectors, std::string version);
+  ~ScrapeOrchestrator();
+
+  std::vector<prometheus::MetricFamily> scrape(std::chrono::milliseconds budget);
+
+ private:
+  struct Collection;
+  struct Worker;
+  std::shared_ptr<Collection> collect(Deadline deadline);
+
+  std::vector<std::shared_ptr<Worker>> workers_;
+  std::string version_;
+  std::atomic<double> scrapes_total_{0};
+  std::mutex mutex_;
+  std::shared_ptr<Collection> in_flight_;
+};
+
+}  // namespace pgscope

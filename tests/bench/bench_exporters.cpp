@@ -1,0 +1,576 @@
+// Benchmark, not a test: pgscope-exporter against Debian's
+// prometheus-postgres-exporter on the same PostgreSQL (5 databases, 2000
+// tables), scraped alternately so that drift of the machine (other load,
+// caches, autovacuum) hits both alike. It prints figures and verdicts and
+// asserts nothing: exit 1 only when something could not run.
+#include <dirent.h>
+#include <fcntl.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/exporter_process.hpp"
+#include "support/test_postgres.hpp"
+
+using namespace pgscope::test;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kDatabases = 5;
+constexpr int kTablesPerDatabase = 400;
+constexpr const char* kPeerBinary = "/usr/bin/prometheus-postgres-exporter";
+constexpr const char* kPeerQueries = "/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml";
+
+struct Settings {
+  int warmup = 2;
+  int scrapes = 30;
+  int gzip_scrapes = 10;
+  int statement_scrapes = 3;
+  std::string save_dir;  // --save=DIR: the last plain bodies, for a closer look
+};
+
+// ---- /proc ------------------------------------------------------------------
+
+struct ProcStat {
+  pid_t ppid = 0;
+  long long cpu = 0;        // utime + stime, clock ticks
+  long long child_cpu = 0;  // cutime + cstime: children it has reaped
+};
+
+bool read_stat(pid_t pid, ProcStat& out) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return false;
+  // The command name may hold spaces and parentheses: fields start after the last ')'.
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream fields(text.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string field; fields >> field && f.size() < 15;) f.push_back(field);
+  if (f.size() < 15) return false;  // f[0] is field 3 (state) of proc(5)
+  out.ppid = std::stoi(f[1]);
+  out.cpu = std::stoll(f[11]) + std::stoll(f[12]);
+  out.child_cpu = std::stoll(f[13]) + std::stoll(f[14]);
+  return true;
+}
+
+long long process_ticks(pid_t pid) {
+  ProcStat s;
+  if (!read_stat(pid, s)) throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
+  return s.cpu;
+}
+
+// The postmaster, its live children, and (through cutime/cstime) the children
+// it has already reaped: a backend that exits during a scrape still counts.
+long long server_ticks(pid_t postmaster) {
+  ProcStat root;
+  if (!read_stat(postmaster, root)) throw std::runtime_error("postmaster is gone");
+  long long total = root.cpu + root.child_cpu;
+  DIR* proc = opendir("/proc");
+  if (!proc) throw std::runtime_error("cannot list /proc");
+  while (dirent* entry = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    ProcStat s;
+    if (*end == '\0' && pid > 0 && read_stat(static_cast<pid_t>(pid), s) && s.ppid == postmaster) {
+      total += s.cpu;
+    }
+  }
+  closedir(proc);
+  return total;
+}
+
+double status_mib(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) / 1024.0;  // kB
+  }
+  return 0;
+}
+
+const double kMsPerTick = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// ---- The peer exporter ------------------------------------------------------
+
+// ExporterProcess only runs our binary, so the peer gets the same treatment
+// here: its own log file, no inherited PG*/DATA_SOURCE_* settings, and death
+// with the benchmark (PR_SET_PDEATHSIG) so it never outlives us on a port.
+class PeerExporter {
+ public:
+  PeerExporter(std::vector<std::string> argv, std::map<std::string, std::string> env) {
+    log_path_ = "/tmp/pgscope-bench-peer-" + std::to_string(getpid()) + ".log";
+    std::vector<std::string> envp;
+    for (char** e = environ; *e; ++e) {
+      std::string var = *e;
+      if (var.rfind("PG", 0) != 0 && var.rfind("DATA_SOURCE_", 0) != 0) envp.push_back(var);
+    }
+    for (const auto& [name, value] : env) envp.push_back(name + "=" + value);
+    std::vector<char*> cargv, cenvp;
+    for (auto& a : argv) cargv.push_back(a.data());
+    for (auto& e : envp) cenvp.push_back(e.data());
+    cargv.push_back(nullptr);
+    cenvp.push_back(nullptr);
+    int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log_fd < 0) throw std::runtime_error("cannot create " + log_path_);
+    const pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      signal(SIGPIPE, SIG_DFL);
+      dup2(log_fd, 1);
+      dup2(log_fd, 2);
+      execve(cargv[0], cargv.data(), cenvp.data());
+      _exit(127);
+    }
+    close(log_fd);
+  }
+  ~PeerExporter() {
+    stop();
+    std::remove(log_path_.c_str());
+  }
+  PeerExporter(const PeerExporter&) = delete;
+  PeerExporter& operator=(const PeerExporter&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() {
+    if (pid_ < 0) return false;
+    if (waitpid(pid_, nullptr, WNOHANG) == 0) return true;
+    pid_ = -1;
+    return false;
+  }
+  void stop() {
+    if (pid_ < 0) return;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 250 && running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  std::string log() const { return slurp(log_path_); }
+
+ private:
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// ---- Scraping and measuring -------------------------------------------------
+
+struct Fetch {
+  int status = -1;
+  std::string body;
+  std::string encoding;
+  double wall_ms = 0;
+  std::string error;
+};
+
+// The same client code for both exporters: a fresh connection per scrape, as
+// Prometheus does after an idle interval, and the body as sent.
+Fetch fetch(int port, bool gzip, const char* path = "/metrics") {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(5, 0);
+  client.set_read_timeout(120, 0);
+  client.set_decompress(false);
+  httplib::Headers headers{{"Accept-Encoding", gzip ? "gzip" : "identity"}};
+  Fetch f;
+  const auto start = Clock::now();
+  auto response = client.Get(path, headers);
+  f.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  if (!response) {
+    f.error = httplib::to_string(response.error());
+    return f;
+  }
+  f.status = response->status;
+  f.body = std::move(response->body);
+  f.encoding = response->get_header_value("Content-Encoding");
+  return f;
+}
+
+std::map<std::string, std::size_t> series_by_name(const std::string& body) {
+  std::map<std::string, std::size_t> names;
+  std::istringstream in(body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    ++names[line.substr(0, line.find_first_of("{ "))];
+  }
+  return names;
+}
+
+struct Measurement {
+  long long exporter_ticks = 0, server_ticks = 0;
+  double wall_ms = 0;
+  std::size_t bytes = 0, series = 0;
+};
+
+struct Target {
+  std::string name;
+  pid_t pid;
+  int port;
+  std::vector<Measurement> plain, gzip;
+  std::string last_body;
+  bool gzip_honoured = true;
+  double statements_per_scrape = -1;
+  double rss_after_warmup = 0;
+};
+
+// Long enough for the postmaster to reap the backends a scrape closed and for
+// an exporter's garbage collector to finish, so both land in this window.
+constexpr auto kSettle = std::chrono::milliseconds(100);
+
+Measurement measure(Target& t, pid_t postmaster, bool gzip) {
+  Measurement m;
+  long long e0 = process_ticks(t.pid), s0 = server_ticks(postmaster);
+  Fetch f = fetch(t.port, gzip);
+  std::this_thread::sleep_for(kSettle);
+  m.exporter_ticks = process_ticks(t.pid) - e0;
+  m.server_ticks = server_ticks(postmaster) - s0;
+  if (f.status != 200) {
+    throw std::runtime_error(t.name + " scrape failed: status " + std::to_string(f.status) + " " + f.error +
+                             " " + f.body.substr(0, 600));
+  }
+  m.wall_ms = f.wall_ms;
+  m.bytes = f.body.size();
+  if (gzip) {
+    t.gzip_honoured = t.gzip_honoured && f.encoding == "gzip";
+  } else {
+    for (const auto& entry : series_by_name(f.body)) m.series += entry.second;
+    t.last_body = std::move(f.body);
+  }
+  return m;
+}
+
+// ---- Setup --------------------------------------------------------------------
+
+void populate(TestPostgres& pg) {
+  pg.exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  for (int d = 1; d <= kDatabases; ++d) {
+    const std::string db = "bench" + std::to_string(d);
+    pg.exec("CREATE DATABASE " + db);
+    // One round trip per database. COMMIT every 100 tables keeps the lock
+    // table small (each table brings a TOAST table and two indexes); it is
+    // allowed because the DO block is the only statement of its exec.
+    pg.exec("DO $$ BEGIN FOR i IN 1.." + std::to_string(kTablesPerDatabase) +
+                " LOOP"
+                " EXECUTE format('CREATE TABLE t%s (id integer PRIMARY KEY, payload text NOT NULL)', i);"
+                " EXECUTE format('INSERT INTO t%s SELECT g, md5(g::text) FROM generate_series(1, %s) g',"
+                "                i, 2 + i % 50);"
+                " IF i % 100 = 0 THEN COMMIT; END IF;"
+                " END LOOP; END $$",
+            db);
+    pg.exec("VACUUM ANALYZE", db);
+    // After VACUUM, so that scans, updates and dead rows show in the statistics.
+    pg.exec("SET enable_seqscan = off; DO $$ BEGIN FOR i IN 1.." + std::to_string(kTablesPerDatabase) +
+                " LOOP"
+                " EXECUTE format('SELECT count(*) FROM t%s WHERE id = 1', i);"
+                " EXECUTE format('UPDATE t%s SET payload = payload || ''x'' WHERE id = 1', i);"
+                " EXECUTE format('DELETE FROM t%s WHERE id = 2', i);"
+                " END LOOP; END $$; RESET enable_seqscan",
+            db);
+    pg.exec("SELECT count(*) FROM t1; SELECT count(*) FROM t2", db);  // a few sequential scans
+  }
+}
+
+// The Debian example predates PostgreSQL 13, which renamed pg_stat_statements'
+// *_time columns to *_exec_time; on 15 that whole query fails and its series
+// would be missing. A corrected copy keeps the peer's coverage honest.
+std::string corrected_peer_queries(std::vector<std::string>& changes) {
+  std::string yaml = slurp(kPeerQueries);
+  if (yaml.empty()) throw std::runtime_error(std::string("cannot read ") + kPeerQueries);
+  for (const char* column : {"total", "min", "max", "mean", "stddev"}) {
+    const std::string from = std::string(column) + "_time / 1000";
+    const std::string to = std::string(column) + "_exec_time / 1000";
+    for (auto pos = yaml.find(from); pos != std::string::npos; pos = yaml.find(from, pos + to.size())) {
+      yaml.replace(pos, from.size(), to);
+      changes.push_back(from + " -> " + to);
+    }
+  }
+  // pg_process_idle reads pg_stat_activity, which is server-wide, but lacks
+  // master: true, so --auto-discover-databases runs it in every database and
+  // the duplicate series make every scrape fail with HTTP 500.
+  const std::string idle = "pg_process_idle:\n";
+  if (auto pos = yaml.find(idle); pos != std::string::npos) {
+    yaml.insert(pos + idle.size(), "  master: true\n");
+    changes.push_back("pg_process_idle: added master: true");
+  }
+  return yaml;
+}
+
+std::string shell_quote(const std::string& arg) {
+  if (arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,@") ==
+      std::string::npos) {
+    return arg;
+  }
+  std::string quoted = "'";
+  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string command_line(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const auto& a : argv) line += (line.empty() ? "" : " ") + shell_quote(a);
+  return line;
+}
+
+// Statements one scrape runs, from pg_stat_statements (top-level statements,
+// utility ones included). The probe's comment keeps its own calls out.
+long long statement_calls(const TestPostgres& pg) {
+  return std::stoll(pg.query_value(
+      "/* pgscope_bench_probe */ SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements"
+      " WHERE query NOT LIKE '%pgscope_bench_probe%'"));
+}
+
+// ---- Report -------------------------------------------------------------------
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto rank = static_cast<std::size_t>(p * static_cast<double>(v.size()) + 0.999999);  // nearest rank
+  return v[std::min(v.size(), std::max<std::size_t>(rank, 1)) - 1];
+}
+
+struct Summary {
+  double exporter_cpu = 0, server_cpu = 0, wall_median = 0, wall_p90 = 0, bytes = 0, series = 0;
+  double total_cpu() const { return exporter_cpu + server_cpu; }
+};
+
+// CPU is summed over all scrapes before dividing: one reading is only good to
+// a clock tick (10 ms), the sum of many is good to a tick in all.
+Summary summarize(const std::vector<Measurement>& ms) {
+  Summary s;
+  if (ms.empty()) return s;
+  std::vector<double> walls;
+  long long et = 0, st = 0;
+  for (const auto& m : ms) {
+    et += m.exporter_ticks;
+    st += m.server_ticks;
+    walls.push_back(m.wall_ms);
+    s.bytes += static_cast<double>(m.bytes);
+  }
+  const auto n = static_cast<double>(ms.size());
+  s.exporter_cpu = static_cast<double>(et) * kMsPerTick / n;
+  s.server_cpu = static_cast<double>(st) * kMsPerTick / n;
+  s.wall_median = percentile(walls, 0.5);
+  s.wall_p90 = percentile(walls, 0.9);
+  s.bytes /= n;
+  s.series = static_cast<double>(ms.back().series);
+  return s;
+}
+
+void row(const std::string& metric, double ours, double peer, int decimals) {
+  std::string ratio = peer > 0 ? std::to_string(ours / peer).substr(0, 5) + "x" : "n/a";
+  std::printf("%-32s %14.*f %18.*f %9s\n", metric.c_str(), decimals, ours, decimals, peer, ratio.c_str());
+}
+
+void verdict(const std::string& goal, double ratio, bool met) {
+  std::printf("  %-44s ratio %.3f: %s\n", goal.c_str(), ratio, met ? "met" : "NOT met");
+}
+
+void print_table(const std::string& title, const Summary& a, const Summary& b, bool with_series) {
+  std::printf("\n%s\n%-32s %14s %18s %9s\n", title.c_str(), "metric", "pgscope", "postgres_exporter",
+              "ratio");
+  row("CPU ms/scrape (exporter)", a.exporter_cpu, b.exporter_cpu, 1);
+  row("CPU ms/scrape (server)", a.server_cpu, b.server_cpu, 1);
+  row("CPU ms/scrape (total)", a.total_cpu(), b.total_cpu(), 1);
+  row("wall ms (median)", a.wall_median, b.wall_median, 1);
+  row("wall ms (p90)", a.wall_p90, b.wall_p90, 1);
+  if (with_series) row("series", a.series, b.series, 0);
+  row("bytes", a.bytes, b.bytes, 0);
+}
+
+// Names the peer exports and we do not: compatibility gaps to look at. Go
+// runtime metrics (go_*) are left out, a C++ program has no such thing.
+void print_missing(const std::map<std::string, std::size_t>& ours,
+                   const std::map<std::string, std::size_t>& peer) {
+  std::vector<std::pair<std::string, std::size_t>> missing;
+  std::size_t missing_series = 0, only_ours = 0, go_names = 0;
+  for (const auto& [name, n] : peer) {
+    if (ours.count(name)) continue;
+    if (name.rfind("go_", 0) == 0) {
+      ++go_names;
+      continue;
+    }
+    missing.emplace_back(name, n);
+    missing_series += n;
+  }
+  for (const auto& entry : ours) only_ours += peer.count(entry.first) ? 0 : 1;
+  std::cout << "\npostgres_exporter metric names absent from pgscope: " << missing.size() << " names, "
+            << missing_series << " series (not counting " << go_names << " go_* names; pgscope has "
+            << only_ours << " names the peer lacks). First 30 by name, with series counts:\n";
+  for (std::size_t i = 0; i < missing.size() && i < 30; ++i) {
+    std::printf("  %-60s %6zu\n", missing[i].first.c_str(), missing[i].second);
+  }
+}
+
+int run(const Settings& settings) {
+  if (access(kPeerBinary, X_OK) != 0) throw std::runtime_error(std::string(kPeerBinary) + " not found");
+  std::cout << "Starting PostgreSQL and creating " << kDatabases << " databases x " << kTablesPerDatabase
+            << " tables..." << std::endl;
+  const auto setup_start = Clock::now();
+  TestPostgres pg;
+  populate(pg);
+  std::cout << "  done in "
+            << std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - setup_start).count() << " s ("
+            << pg.query_value("SELECT version()") << ")" << std::endl;
+
+  std::vector<std::string> changes;
+  const std::string queries_path = "/tmp/pgscope-bench-queries-" + std::to_string(getpid()) + ".yaml";
+  std::ofstream(queries_path) << corrected_peer_queries(changes);
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove_queries{queries_path};
+  std::cout << "Peer queries: " << kPeerQueries << " corrected for PostgreSQL 15 and auto-discovery into "
+            << queries_path << ":\n";
+  for (const auto& c : changes) std::cout << "  " << c << "\n";
+
+  // Same coverage as the peer's queries.yaml: every table (default: top 200
+  // per database), every pg_stat_statements entry (pg_stat_statements.max),
+  // and the stat_statements and postmaster collectors, which are off by default.
+  const std::vector<std::string> ours_args{"--postgres.dsn=" + pg.dsn(), "--postgres.table-limit=400",
+                                           "--postgres.statement-limit=5000", "--collector.stat_statements",
+                                           "--collector.postmaster"};
+  ExporterProcess ours(ours_args);
+  std::vector<std::string> ours_argv{PGSCOPE_EXPORTER_BINARY,
+                                     "--web.listen-address=127.0.0.1:" + std::to_string(ours.port())};
+  ours_argv.insert(ours_argv.end(), ours_args.begin(), ours_args.end());
+
+  const std::string peer_dsn =
+      "postgresql://postgres@127.0.0.1:" + std::to_string(pg.port()) + "/postgres?sslmode=disable";
+  const int peer_port = free_tcp_port();
+  const std::vector<std::string> peer_argv{
+      kPeerBinary, "--web.listen-address=127.0.0.1:" + std::to_string(peer_port), "--auto-discover-databases",
+      "--extend.query-path=" + queries_path};
+  PeerExporter peer(peer_argv, {{"DATA_SOURCE_NAME", peer_dsn}});
+  for (int i = 0; i < 200 && peer.running() && fetch(peer_port, false, "/").status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!peer.running()) throw std::runtime_error("postgres_exporter exited:\n" + peer.log());
+
+  std::cout << "\nCommand lines:\n  pgscope:           " << command_line(ours_argv)
+            << "\n  postgres_exporter: DATA_SOURCE_NAME=" << shell_quote(peer_dsn) << " "
+            << command_line(peer_argv) << "\n";
+
+  Target a{"pgscope", ours.pid(), ours.port(), {}, {}, {}, true, -1, 0};
+  Target b{"postgres_exporter", peer.pid(), peer_port, {}, {}, {}, true, -1, 0};
+  const pid_t postmaster = pg.postmaster_pid();
+  std::cout << "\nWarm-up: " << settings.warmup << " scrapes each; then " << settings.scrapes
+            << " alternating scrapes each (identity), " << settings.gzip_scrapes << " each with gzip."
+            << std::endl;
+  for (int i = 0; i < settings.warmup; ++i) {
+    measure(a, postmaster, false);
+    measure(b, postmaster, false);
+  }
+  for (Target* t : {&a, &b}) t->rss_after_warmup = status_mib(t->pid, "VmRSS");
+  // The peer reports a failing query only in its log; say so, as it would
+  // shrink its series and its cost.
+  std::istringstream peer_log(peer.log());
+  int shown = 0;
+  for (std::string line; std::getline(peer_log, line) && shown < 5;) {
+    if (line.find("level=error") != std::string::npos || line.find("level=warn") != std::string::npos) {
+      std::cout << "  postgres_exporter log: " << line.substr(0, 300) << "\n";
+      ++shown;
+    }
+  }
+
+  for (int i = 0; i < settings.scrapes; ++i) {
+    a.plain.push_back(measure(a, postmaster, false));
+    b.plain.push_back(measure(b, postmaster, false));
+  }
+  for (int i = 0; i < settings.gzip_scrapes; ++i) {
+    a.gzip.push_back(measure(a, postmaster, true));
+    b.gzip.push_back(measure(b, postmaster, true));
+  }
+  for (Target* t : {&a, &b}) {
+    long long before = statement_calls(pg);
+    for (int i = 0; i < settings.statement_scrapes; ++i) measure(*t, postmaster, false);
+    t->statements_per_scrape =
+        static_cast<double>(statement_calls(pg) - before) / static_cast<double>(settings.statement_scrapes);
+  }
+
+  const Summary sa = summarize(a.plain), sb = summarize(b.plain);
+  print_table("Plain scrapes (no compression), " + std::to_string(settings.scrapes) + " each:", sa, sb, true);
+  row("RSS MiB (after warm-up)", a.rss_after_warmup, b.rss_after_warmup, 1);
+  row("RSS MiB (after the run)", status_mib(a.pid, "VmRSS"), status_mib(b.pid, "VmRSS"), 1);
+  row("peak RSS MiB", status_mib(a.pid, "VmHWM"), status_mib(b.pid, "VmHWM"), 1);
+  row("SQL statements/scrape", a.statements_per_scrape, b.statements_per_scrape, 1);
+  const Summary ga = summarize(a.gzip), gb = summarize(b.gzip);
+  if (!a.gzip.empty()) {
+    print_table("Accept-Encoding: gzip, " + std::to_string(settings.gzip_scrapes) + " each:", ga, gb, false);
+    if (!a.gzip_honoured || !b.gzip_honoured) {
+      std::cout << "  note: gzip not sent by" << (a.gzip_honoured ? "" : " pgscope")
+                << (b.gzip_honoured ? "" : " postgres_exporter") << "\n";
+    }
+  }
+  std::printf("(CPU from /proc utime+stime at %.0f ms per tick; server = postmaster and all its children)\n",
+              kMsPerTick);
+
+  std::cout << "\nGoals (pgscope / postgres_exporter, plain scrapes):\n";
+  const double cpu = sa.exporter_cpu / sb.exporter_cpu, wall = sa.wall_median / sb.wall_median;
+  const double series = sa.series / sb.series;
+  verdict("CPU per scrape, exporter <= 0.5x", cpu, cpu <= 0.5);
+  verdict("CPU per scrape, exporter+server <= 0.5x (info)", sa.total_cpu() / sb.total_cpu(),
+          sa.total_cpu() / sb.total_cpu() <= 0.5);
+  verdict("wall time per scrape (median) <= 1.0x", wall, wall <= 1.0);
+  verdict("series >= 1.0x", series, series >= 1.0);
+
+  if (!settings.save_dir.empty()) {
+    std::ofstream(settings.save_dir + "/pgscope.prom") << a.last_body;
+    std::ofstream(settings.save_dir + "/postgres_exporter.prom") << b.last_body;
+  }
+  print_missing(series_by_name(a.last_body), series_by_name(b.last_body));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg.rfind("--scrapes=", 0) == 0) {
+        settings.scrapes = std::max(1, std::stoi(arg.substr(10)));
+      } else if (arg.rfind("--gzip-scrapes=", 0) == 0) {
+        settings.gzip_scrapes = std::stoi(arg.substr(15));
+      } else if (arg.rfind("--save=", 0) == 0) {
+        settings.save_dir = arg.substr(7);
+      } else {
+        std::cerr
+            << "usage: pgscope-bench [--scrapes=N (30)] [--gzip-scrapes=N (10; 0 skips)] [--save=DIR]\n";
+        return arg == "--help" || arg == "-h" ? 0 : 2;
+      }
+    }
+    return run(settings);
+  } catch (const std::exception& e) {
+    std::cerr << "pgscope-bench: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,126 @@
+// The exporter's command line: mistakes end with exit code 2 and one line
+// that names the problem and never a password; --version and --help work.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/exporter_process.hpp"
+
+using Catch::Matchers::Contains;
+using pgscope::test::ProcessResult;
+using pgscope::test::run_exporter_once;
+
+namespace {
+
+std::vector<std::string> non_empty_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(line);
+  }
+  return lines;
+}
+
+// A usage error: exit code 2, nothing on stdout, exactly one line on stderr.
+void check_usage_error(const ProcessResult& result) {
+  INFO("stdout: " << result.out);
+  INFO("stderr: " << result.err);
+  CHECK(result.exit_code == 2);
+  CHECK(non_empty_lines(result.err).size() == 1);
+}
+
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::string& content) {
+    const char* tmp = std::getenv("TMPDIR");
+    path = std::string(tmp && *tmp ? tmp : "/tmp") + "/pgscope-cli-XXXXXX.yml";
+    int fd = mkstemps(path.data(), 4);
+    REQUIRE(fd >= 0);
+    close(fd);
+    std::ofstream(path) << content;
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("an unknown flag is a usage error naming the flag", "[cli]") {
+  auto result = run_exporter_once({"--no-such-flag"});
+  check_usage_error(result);
+  CHECK_THAT(result.err, Contains("no-such-flag"));
+}
+
+TEST_CASE("a bad duration is a usage error naming the flag", "[cli]") {
+  auto result = run_exporter_once({"--scrape.timeout=banana"});
+  check_usage_error(result);
+  CHECK_THAT(result.err, Contains("scrape.timeout"));
+}
+
+TEST_CASE("a missing config file is a usage error naming the file", "[cli]") {
+  const std::string path = "/nonexistent-pgscope-dir/pgscope.yml";
+  auto result = run_exporter_once({"--config.file=" + path});
+  check_usage_error(result);
+  CHECK_THAT(result.err, Contains(path));
+}
+
+TEST_CASE("an unknown key in the config file is a usage error naming file and line", "[cli]") {
+  TempFile config(
+      "# pgscope test config\n"
+      "web:\n"
+      "  bogus_key: 1\n");
+  auto result = run_exporter_once({"--config.file=" + config.path});
+  check_usage_error(result);
+  CHECK_THAT(result.err, Contains(config.path + ":3"));
+  CHECK_THAT(result.err, Contains("bogus_key"));
+}
+
+TEST_CASE("usage errors never print the password of the DSN", "[cli]") {
+  const std::string secret = "s3cretpw";
+  SECTION("a bad flag next to a DSN with a password") {
+    auto result =
+        run_exporter_once({"--postgres.dsn=postgresql://u:" + secret + "@127.0.0.1:1/db", "--bogus"});
+    check_usage_error(result);
+    CHECK_THAT(result.out + result.err, !Contains(secret));
+  }
+  SECTION("a malformed DSN with a password") {
+    auto result = run_exporter_once({"--postgres.dsn=host=127.0.0.1 password='" + secret});
+    check_usage_error(result);
+    CHECK_THAT(result.out + result.err, !Contains(secret));
+  }
+  SECTION("a password in the environment next to a bad flag") {
+    auto result =
+        run_exporter_once({"--bogus"}, {{"DATA_SOURCE_NAME", "postgresql://u:" + secret + "@h/db"}});
+    check_usage_error(result);
+    CHECK_THAT(result.out + result.err, !Contains(secret));
+  }
+}
+
+TEST_CASE("a missing DATA_SOURCE_PASS_FILE is a usage error naming the variable", "[cli]") {
+  auto result = run_exporter_once({}, {{"DATA_SOURCE_URI", "127.0.0.1:1/postgres?sslmode=disable"},
+                                       {"DATA_SOURCE_USER", "u"},
+                                       {"DATA_SOURCE_PASS_FILE", "/nonexistent-pgscope-dir/pass"}});
+  check_usage_error(result);
+  CHECK_THAT(result.err, Contains("DATA_SOURCE_PASS_FILE"));
+}
+
+TEST_CASE("--version prints the version and exits 0", "[cli]") {
+  auto result = run_exporter_once({"--version"});
+  INFO("stderr: " << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.out, Contains(PGSCOPE_VERSION));
+}
+
+TEST_CASE("--help describes the flags and exits 0", "[cli]") {
+  auto result = run_exporter_once({"--help"});
+  INFO("stderr: " << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK_THAT(result.out, Contains("--web.listen-address"));
+  CHECK_THAT(result.out, Contains("--postgres.dsn"));
+  CHECK_THAT(result.out, Contains("--collector."));
+}

@@ -1,0 +1,201 @@
+#include <catch2/catch.hpp>
+
+#include "postgres/catalog.hpp"
+#include "postgres/row_mapper.hpp"
+
+using namespace pgscope;
+
+namespace {
+
+// A result table in memory, with PgResult's accessors.
+struct FakeTable {
+  std::vector<std::string> names;
+  std::vector<std::vector<const char*>> cells;  // nullptr is SQL NULL
+  int rows() const { return static_cast<int>(cells.size()); }
+  int columns() const { return static_cast<int>(names.size()); }
+  int column_index(const char* name) const {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  bool is_null(int row, int column) const { return cells[row][column] == nullptr; }
+  const char* value(int row, int column) const { return cells[row][column]; }
+};
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_catalog(yaml, "q.yaml");
+  } catch (const CatalogError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+const prometheus::MetricFamily* family(const std::vector<prometheus::MetricFamily>& families, const std::string& name) {
+  for (const auto& f : families) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a postgres_exporter queries.yaml file parses unchanged", "[catalog]") {
+  auto catalog = parse_catalog(R"yaml(
+pg_replication:
+  query: "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 ELSE 1 END AS lag"
+  master: true
+  cache_seconds: 30
+  metrics:
+    - lag:
+        usage: "GAUGE"
+        description: "Replication lag behind master in seconds"
+pg_postmaster:
+  query: "SELECT pg_postmaster_start_time as start_time_seconds from pg_postmaster_start_time()"
+  runonserver: ">=10.0.0 <12.0.0"
+  metrics:
+    - start_time_seconds:
+        usage: "GAUGE"
+        description: "Time at which postmaster started"
+)yaml",
+                               "queries.yaml");
+  REQUIRE(catalog.entries.size() == 2);
+  const auto& replication = catalog.entries[0];
+  CHECK(replication.name == "pg_replication");
+  CHECK(replication.collector == "queries");
+  CHECK(replication.cache_seconds == 30);
+  CHECK(replication.metric_name(replication.metrics[0]) == "pg_replication_lag");
+  CHECK(replication.origin == "queries.yaml:2");
+  const auto& postmaster = catalog.entries[1];
+  CHECK(postmaster.branch_for(100000) != nullptr);
+  CHECK(postmaster.branch_for(110005) != nullptr);
+  CHECK(postmaster.branch_for(120000) == nullptr);
+  CHECK(postmaster.branch_for(90600) == nullptr);
+}
+
+TEST_CASE("version branches are chosen by server_version_num", "[catalog]") {
+  auto catalog = parse_catalog(R"yaml(
+pg_stat_x:
+  queries:
+    - min_version: 170000
+      query: SELECT 17 AS v
+    - min_version: 140000
+      max_version: 170000
+      query: SELECT 14 AS v
+    - min_version: 120000
+      max_version: 140000
+      query: SELECT 12 AS v
+  metrics:
+    - v: {usage: GAUGE}
+)yaml",
+                               "x.yaml");
+  const auto& entry = catalog.entries.at(0);
+  CHECK(entry.branch_for(110000) == nullptr);
+  CHECK(entry.branch_for(120000)->sql == "SELECT 12 AS v");
+  CHECK(entry.branch_for(130012)->sql == "SELECT 12 AS v");
+  CHECK(entry.branch_for(140000)->sql == "SELECT 14 AS v");
+  CHECK(entry.branch_for(150018)->sql == "SELECT 14 AS v");
+  CHECK(entry.branch_for(170000)->sql == "SELECT 17 AS v");
+  CHECK(entry.branch_for(180001)->sql == "SELECT 17 AS v");
+}
+
+TEST_CASE("catalog mistakes name the file, line and what to do", "[catalog]") {
+  CHECK(error_of("q:\n  query: SELECT 1\n  metrics:\n    - a:\n        usage: GAUGES\n") ==
+        "q.yaml:5:16: unknown usage \"GAUGES\" (expected LABEL, GAUGE, COUNTER, MAPPEDMETRIC, DURATION or DISCARD)");
+  CHECK_THAT(error_of("q:\n  query: SELECT 1\n  metric:\n    - a: {usage: GAUGE}\n"),
+             Catch::StartsWith("q.yaml:3:3: unknown key \"metric\" in query \"q\""));
+  CHECK(error_of("q:\n  metrics:\n    - a: {usage: GAUGE}\n") == "q.yaml:1:1: query \"q\" has no \"query\"");
+  CHECK_THAT(error_of("q: [unclosed\n"), Catch::StartsWith("q.yaml:2:1: "));
+  CHECK_THAT(error_of("q:\n  query: SELECT 1\n  metrics:\n    - a: {usage: GAUGE}\n    - a: {usage: LABEL}\n"),
+             Catch::Contains("column \"a\" is listed twice"));
+  CHECK_THAT(error_of("q:\n  query: x\n  min_version: 150000\n  max_version: 140000\n  metrics:\n    - a: {usage: GAUGE}\n"),
+             Catch::Contains("max_version must be above min_version"));
+}
+
+TEST_CASE("every built-in catalog entry is valid and names a collector", "[catalog]") {
+  auto catalog = builtin_catalog();
+  REQUIRE_FALSE(catalog.entries.empty());
+  for (const auto& entry : catalog.entries) {
+    INFO(entry.origin);
+    CHECK_FALSE(entry.collector.empty());
+    CHECK(entry.collector != "queries");
+    // Every entry has a branch for PostgreSQL 15, the version tested here, or
+    // says why not through its version range.
+    for (int version : {120000, 130000, 140000, 150000, 160000, 170000, 180000}) {
+      const auto* branch = entry.branch_for(version);
+      if (branch != nullptr) CHECK_FALSE(branch->sql.empty());
+    }
+  }
+  // The dump reads back as the same catalog.
+  auto again = parse_catalog(dump_catalog(catalog), "dump");
+  REQUIRE(again.entries.size() == catalog.entries.size());
+  for (std::size_t i = 0; i < catalog.entries.size(); ++i) {
+    CHECK(again.entries[i].name == catalog.entries[i].name);
+    CHECK(again.entries[i].branches.size() == catalog.entries[i].branches.size());
+    CHECK(again.entries[i].metrics.size() == catalog.entries[i].metrics.size());
+  }
+}
+
+TEST_CASE("rows become samples by the column rules", "[catalog]") {
+  auto catalog = parse_catalog(R"yaml(
+pg_stat_database:
+  query: SELECT 1
+  metrics:
+    - datname: {usage: LABEL}
+    - xact_commit: {usage: COUNTER, description: commits}
+    - blk_read_time: {usage: COUNTER, scale: 0.001, name: pg_stat_database_blk_read_time_seconds_total}
+    - state: {usage: MAPPEDMETRIC, mapping: {streaming: 1, catchup: 2}}
+    - ignored: {usage: DISCARD}
+    - missing_column: {usage: GAUGE}
+)yaml",
+                               "x.yaml");
+  FakeTable table{{"datname", "xact_commit", "blk_read_time", "state", "ignored"},
+                  {{"db\"1", "42", "1500", "streaming", "x"}, {nullptr, "7", nullptr, "unknown", "y"},
+                   {"db3", "not-a-number", "t", "catchup", "z"}}};
+  MetricSink sink;
+  CHECK(map_rows(catalog.entries[0], table, sink) == 1);
+  auto families = sink.take();
+  const auto* commits = family(families, "pg_stat_database_xact_commit");
+  REQUIRE(commits != nullptr);
+  CHECK(commits->type == prometheus::MetricType::Counter);
+  REQUIRE(commits->metric.size() == 2);
+  CHECK(commits->metric[0].label[0].value == "db\"1");
+  CHECK(commits->metric[0].counter.value == 42);
+  CHECK(commits->metric[1].label[0].value == "");  // NULL label: empty value
+  const auto* read_time = family(families, "pg_stat_database_blk_read_time_seconds_total");
+  REQUIRE(read_time != nullptr);
+  REQUIRE(read_time->metric.size() == 2);  // NULL value: no sample
+  CHECK(read_time->metric[0].counter.value == Approx(1.5));
+  CHECK(read_time->metric[1].counter.value == Approx(0.001));  // t is 1
+  const auto* state = family(families, "pg_stat_database_state");
+  REQUIRE(state != nullptr);
+  REQUIRE(state->metric.size() == 2);  // an unmapped value has no sample
+  CHECK(state->metric[1].gauge.value == 2);
+  CHECK(family(families, "pg_stat_database_ignored") == nullptr);
+  CHECK(family(families, "pg_stat_database_missing_column") == nullptr);
+}
+
+TEST_CASE("placeholders are replaced by settings, unknown ones are errors", "[catalog]") {
+  CatalogEntry entry;
+  entry.name = "t";
+  entry.origin = "x.yaml:3";
+  CHECK(expand_placeholders(entry, "SELECT 1 LIMIT {{table_limit}} OFFSET {{ table_limit }}", {{"table_limit", 50}}) ==
+        "SELECT 1 LIMIT 50 OFFSET 50");
+  CHECK_THROWS_WITH(expand_placeholders(entry, "LIMIT {{nope}}", {}),
+                    "x.yaml:3: query \"t\" uses unknown placeholder {{nope}}");
+}
+
+TEST_CASE("the sink merges families and drops repeated series", "[catalog]") {
+  MetricSink a;
+  a.gauge("m", "help", {{"db", "x"}}, 1);
+  MetricSink b;
+  b.gauge("m", "help", {{"db", "y"}}, 2);
+  b.gauge("m", "help", {{"db", "x"}}, 3);
+  b.counter("m", "help", {{"db", "z"}}, 3);  // same name, other type: dropped
+  a.merge(std::move(b));
+  auto families = a.take();
+  REQUIRE(families.size() == 1);
+  CHECK(families[0].metric.size() == 2);
+  CHECK(a.dropped() == 2);
+}
