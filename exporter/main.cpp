@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     setup_logging(options.log_level, options.log_format);
+    for (const auto& warning : options.warnings) spdlog::warn("{}", warning);
     if (options.dump_catalog) {
       std::cout << dump_effective_catalog(options);
       return 0;

@@ -18,7 +18,8 @@ namespace pgscope {
 // Picks the scrape deadline: --scrape.timeout, or Prometheus's
 // X-Prometheus-Scrape-Timeout-Seconds less a margin when that is smaller, so
 // the exporter answers before Prometheus gives up on it.
-std::chrono::milliseconds scrape_budget(std::chrono::milliseconds configured, const std::string& header_value);
+std::chrono::milliseconds scrape_budget(std::chrono::milliseconds configured,
+                                        const std::string& header_value);
 
 // Runs every collector concurrently under one deadline and merges what they
 // produce with the exporter's own metrics. A collector that fails or is still

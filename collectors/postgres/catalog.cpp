@@ -53,14 +53,16 @@ struct Parser {
 
   Usage usage(const YAML::Node& node) const {
     static const std::map<std::string, Usage> names = {
-        {"LABEL", Usage::Label},       {"GAUGE", Usage::Gauge},       {"COUNTER", Usage::Counter},
-        {"MAPPEDMETRIC", Usage::MappedMetric}, {"DURATION", Usage::Duration}, {"DISCARD", Usage::Discard}};
+        {"LABEL", Usage::Label},       {"GAUGE", Usage::Gauge},
+        {"COUNTER", Usage::Counter},   {"MAPPEDMETRIC", Usage::MappedMetric},
+        {"DURATION", Usage::Duration}, {"DISCARD", Usage::Discard}};
     auto text = scalar<std::string>(node, "usage", "a string");
     std::string upper = text;
     std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
     auto found = names.find(upper);
     if (found == names.end()) {
-      fail(node, "unknown usage \"" + text + "\" (expected LABEL, GAUGE, COUNTER, MAPPEDMETRIC, DURATION or DISCARD)");
+      fail(node, "unknown usage \"" + text +
+                     "\" (expected LABEL, GAUGE, COUNTER, MAPPEDMETRIC, DURATION or DISCARD)");
     }
     return found->second;
   }
@@ -71,7 +73,8 @@ struct Parser {
     static const std::regex clause(R"((>=|<=|>|<|=)?\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?)");
     for (std::string word; words >> word;) {
       std::smatch match;
-      if (!std::regex_match(word, match, clause)) fail(node, "cannot read version range clause \"" + word + "\"");
+      if (!std::regex_match(word, match, clause))
+        fail(node, "cannot read version range clause \"" + word + "\"");
       int major = std::stoi(match[2]);
       int minor = match[3].matched ? std::stoi(match[3]) : 0;
       int patch = match[4].matched ? std::stoi(match[4]) : 0;
@@ -90,8 +93,10 @@ struct Parser {
   QueryBranch branch(const YAML::Node& node, const std::string& where) const {
     QueryBranch result;
     if (node["query"]) result.sql = scalar<std::string>(node["query"], "query", "SQL text");
-    if (node["min_version"]) result.min_version = scalar<int>(node["min_version"], "min_version", "an integer");
-    if (node["max_version"]) result.max_version = scalar<int>(node["max_version"], "max_version", "an integer");
+    if (node["min_version"])
+      result.min_version = scalar<int>(node["min_version"], "min_version", "an integer");
+    if (node["max_version"])
+      result.max_version = scalar<int>(node["max_version"], "max_version", "an integer");
     if (node["runonserver"]) version_range(node["runonserver"], result);
     if (result.max_version != 0 && result.max_version <= result.min_version) {
       fail(node, where + ": max_version must be above min_version");
@@ -100,16 +105,19 @@ struct Parser {
   }
 
   MetricSpec metric(const YAML::Node& item, const CatalogEntry& entry) const {
-    if (!item.IsMap() || item.size() != 1) fail(item, "each item of \"metrics\" must be a map with one column name");
+    if (!item.IsMap() || item.size() != 1)
+      fail(item, "each item of \"metrics\" must be a map with one column name");
     MetricSpec spec;
     const auto& column = *item.begin();
     spec.column = column.first.as<std::string>();
     const auto& body = column.second;
-    if (!body.IsMap()) fail(column.first, "column \"" + spec.column + "\" needs a map with at least \"usage\"");
+    if (!body.IsMap())
+      fail(column.first, "column \"" + spec.column + "\" needs a map with at least \"usage\"");
     check_keys(body, {"usage", "description", "name", "scale", "mapping"}, "column \"" + spec.column + "\"");
     if (!body["usage"]) fail(column.first, "column \"" + spec.column + "\" has no \"usage\"");
     spec.usage = usage(body["usage"]);
-    if (body["description"]) spec.description = scalar<std::string>(body["description"], "description", "text");
+    if (body["description"])
+      spec.description = scalar<std::string>(body["description"], "description", "text");
     if (body["name"]) spec.name = scalar<std::string>(body["name"], "name", "a metric name");
     if (body["scale"]) spec.scale = scalar<double>(body["scale"], "scale", "a number");
     if (body["mapping"]) {
@@ -119,7 +127,8 @@ struct Parser {
       }
     }
     if (spec.usage == Usage::Label) {
-      if (!std::regex_match(spec.column, kLabelName)) fail(column.first, "\"" + spec.column + "\" is not a valid label name");
+      if (!std::regex_match(spec.column, kLabelName))
+        fail(column.first, "\"" + spec.column + "\" is not a valid label name");
     } else if (spec.usage != Usage::Discard && !std::regex_match(entry.metric_name(spec), kMetricName)) {
       fail(column.first, "\"" + entry.metric_name(spec) + "\" is not a valid metric name");
     }
@@ -133,8 +142,10 @@ struct Parser {
     CatalogEntry result;
     result.name = key.as<std::string>();
     result.origin = origin + ":" + std::to_string(key.Mark().line + 1);
-    if (!std::regex_match(result.name, kMetricName)) fail(key, "\"" + result.name + "\" is not a valid metric prefix");
-    if (!body.IsMap()) fail(key, "query \"" + result.name + "\" must be a map with \"query\" and \"metrics\"");
+    if (!std::regex_match(result.name, kMetricName))
+      fail(key, "\"" + result.name + "\" is not a valid metric prefix");
+    if (!body.IsMap())
+      fail(key, "query \"" + result.name + "\" must be a map with \"query\" and \"metrics\"");
     check_keys(body,
                {"query", "queries", "metrics", "master", "cache_seconds", "runonserver", "collector",
                 "default_enabled", "scope", "primary_only", "replica_only", "timeout_seconds", "min_version",
@@ -143,26 +154,36 @@ struct Parser {
     const std::string where = "query \"" + result.name + "\"";
     if (body["collector"]) result.collector = scalar<std::string>(body["collector"], "collector", "a name");
     if (!std::regex_match(result.collector, std::regex("[a-z0-9_]+"))) {
-      fail(body["collector"], "collector name \"" + result.collector + "\" must be lower-case letters, digits, _");
+      fail(body["collector"],
+           "collector name \"" + result.collector + "\" must be lower-case letters, digits, _");
     }
-    if (body["default_enabled"]) result.default_enabled = scalar<bool>(body["default_enabled"], "default_enabled", "true or false");
+    if (body["default_enabled"])
+      result.default_enabled = scalar<bool>(body["default_enabled"], "default_enabled", "true or false");
     if (body["scope"]) {
       auto scope = scalar<std::string>(body["scope"], "scope", "cluster or database");
-      if (scope != "cluster" && scope != "database") fail(body["scope"], "scope must be \"cluster\" or \"database\", not \"" + scope + "\"");
+      if (scope != "cluster" && scope != "database")
+        fail(body["scope"], "scope must be \"cluster\" or \"database\", not \"" + scope + "\"");
       result.scope = scope == "database" ? Scope::Database : Scope::Cluster;
     }
-    if (body["master"] && scalar<bool>(body["master"], "master", "true or false")) result.scope = Scope::Cluster;
-    if (body["primary_only"]) result.primary_only = scalar<bool>(body["primary_only"], "primary_only", "true or false");
-    if (body["replica_only"]) result.replica_only = scalar<bool>(body["replica_only"], "replica_only", "true or false");
-    if (body["cache_seconds"]) result.cache_seconds = scalar<double>(body["cache_seconds"], "cache_seconds", "a number");
-    if (body["timeout_seconds"]) result.timeout_seconds = scalar<double>(body["timeout_seconds"], "timeout_seconds", "a number");
-    if (body["dynamic_name"]) result.dynamic_name = scalar<bool>(body["dynamic_name"], "dynamic_name", "true or false");
+    if (body["master"] && scalar<bool>(body["master"], "master", "true or false"))
+      result.scope = Scope::Cluster;
+    if (body["primary_only"])
+      result.primary_only = scalar<bool>(body["primary_only"], "primary_only", "true or false");
+    if (body["replica_only"])
+      result.replica_only = scalar<bool>(body["replica_only"], "replica_only", "true or false");
+    if (body["cache_seconds"])
+      result.cache_seconds = scalar<double>(body["cache_seconds"], "cache_seconds", "a number");
+    if (body["timeout_seconds"])
+      result.timeout_seconds = scalar<double>(body["timeout_seconds"], "timeout_seconds", "a number");
+    if (body["dynamic_name"])
+      result.dynamic_name = scalar<bool>(body["dynamic_name"], "dynamic_name", "true or false");
     if (body["usage"]) result.dynamic_usage = usage(body["usage"]);
     if (body["query"] && body["queries"]) fail(key, where + " has both \"query\" and \"queries\": keep one");
     if (body["query"]) {
       result.branches.push_back(branch(body, where));
     } else if (body["queries"]) {
-      if (!body["queries"].IsSequence()) fail(body["queries"], "\"queries\" must be a list of {min_version, max_version, query}");
+      if (!body["queries"].IsSequence())
+        fail(body["queries"], "\"queries\" must be a list of {min_version, max_version, query}");
       for (const auto& item : body["queries"]) {
         if (!item.IsMap()) fail(item, "each item of \"queries\" must be a map");
         check_keys(item, {"query", "min_version", "max_version", "runonserver"}, where + " branch");
@@ -192,7 +213,8 @@ struct Parser {
       }
     }
     if (result.metrics.empty() && !result.dynamic_name) fail(key, where + " has no \"metrics\"");
-    if (result.primary_only && result.replica_only) fail(key, where + " cannot be both primary_only and replica_only");
+    if (result.primary_only && result.replica_only)
+      fail(key, where + " cannot be both primary_only and replica_only");
     return result;
   }
 };
@@ -234,7 +256,8 @@ std::string CatalogEntry::metric_name(const MetricSpec& spec) const {
 std::vector<std::pair<std::string, bool>> Catalog::collectors() const {
   std::vector<std::pair<std::string, bool>> result;
   for (const auto& entry : entries) {
-    auto found = std::find_if(result.begin(), result.end(), [&](const auto& c) { return c.first == entry.collector; });
+    auto found =
+        std::find_if(result.begin(), result.end(), [&](const auto& c) { return c.first == entry.collector; });
     if (found == result.end()) result.emplace_back(entry.collector, entry.default_enabled);
   }
   return result;
@@ -244,7 +267,8 @@ void Catalog::append(Catalog&& other) {
   for (auto& entry : other.entries) {
     for (const auto& existing : entries) {
       if (existing.name == entry.name) {
-        throw CatalogError(entry.origin + ": query \"" + entry.name + "\" is already defined at " + existing.origin);
+        throw CatalogError(entry.origin + ": query \"" + entry.name + "\" is already defined at " +
+                           existing.origin);
       }
     }
     entries.push_back(std::move(entry));
@@ -256,8 +280,8 @@ Catalog parse_catalog(const std::string& yaml_text, const std::string& origin) {
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::ParserException& error) {
-    throw CatalogError(origin + ":" + std::to_string(error.mark.line + 1) + ":" + std::to_string(error.mark.column + 1) +
-                       ": " + error.msg);
+    throw CatalogError(origin + ":" + std::to_string(error.mark.line + 1) + ":" +
+                       std::to_string(error.mark.column + 1) + ": " + error.msg);
   }
   Catalog catalog;
   if (root.IsNull()) return catalog;
@@ -294,7 +318,8 @@ std::string dump_catalog(const Catalog& catalog) {
     if (entry.primary_only) out << YAML::Key << "primary_only" << YAML::Value << true;
     if (entry.replica_only) out << YAML::Key << "replica_only" << YAML::Value << true;
     if (entry.cache_seconds > 0) out << YAML::Key << "cache_seconds" << YAML::Value << entry.cache_seconds;
-    if (entry.timeout_seconds > 0) out << YAML::Key << "timeout_seconds" << YAML::Value << entry.timeout_seconds;
+    if (entry.timeout_seconds > 0)
+      out << YAML::Key << "timeout_seconds" << YAML::Value << entry.timeout_seconds;
     if (entry.dynamic_name) {
       out << YAML::Key << "dynamic_name" << YAML::Value << true;
       out << YAML::Key << "usage" << YAML::Value << to_string(entry.dynamic_usage);

@@ -30,9 +30,9 @@ const char* to_string(PgErrorKind kind) {
 }
 
 PgErrorKind classify_connection_error(const std::string& message) {
-  static const char* const auth_markers[] = {"authentication failed", "pg_hba.conf", "password",
-                                             "role \"",               "permission denied",
-                                             "not permitted to log in"};
+  static const char* const auth_markers[] = {
+      "authentication failed",  "pg_hba.conf", "password", "role \"", "permission denied",
+      "not permitted to log in"};
   for (const char* marker : auth_markers) {
     if (message.find(marker) != std::string::npos) return PgErrorKind::Authentication;
   }

@@ -36,10 +36,11 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::vector<std::pair<std::string, std::string>> with_database(std::vector<std::pair<std::string, std::string>> params,
-                                                                const std::string& database) {
-  params.erase(std::remove_if(params.begin(), params.end(), [](const auto& p) { return p.first == "dbname"; }),
-               params.end());
+std::vector<std::pair<std::string, std::string>> with_database(
+    std::vector<std::pair<std::string, std::string>> params, const std::string& database) {
+  params.erase(
+      std::remove_if(params.begin(), params.end(), [](const auto& p) { return p.first == "dbname"; }),
+      params.end());
   params.emplace_back("dbname", database);
   return params;
 }
@@ -117,8 +118,9 @@ std::vector<std::string> PostgresCollector::discover_databases(PgConnection& mai
   return databases;
 }
 
-bool PostgresCollector::run_entry(const CatalogEntry& entry, const QueryBranch& branch, PgConnection& connection,
-                                  const std::string& database, const Deadline& deadline, MetricSink& sink) {
+bool PostgresCollector::run_entry(const CatalogEntry& entry, const QueryBranch& branch,
+                                  PgConnection& connection, const std::string& database,
+                                  const Deadline& deadline, MetricSink& sink) {
   const std::string key = "query " + entry.name + " in database \"" + database + "\"";
   const std::string cache_key = entry.name + '\x1f' + database;
   if (entry.cache_seconds > 0) {
@@ -137,12 +139,14 @@ bool PostgresCollector::run_entry(const CatalogEntry& entry, const QueryBranch& 
     if (entry.timeout_seconds > 0) {
       auto own = Clock::now() + std::chrono::milliseconds(static_cast<long>(entry.timeout_seconds * 1000));
       query_deadline = Deadline(std::min(own, deadline.at()));
-      connection.query("SET statement_timeout = " + std::to_string(static_cast<long>(entry.timeout_seconds * 1000)),
-                       deadline);
+      connection.query(
+          "SET statement_timeout = " + std::to_string(static_cast<long>(entry.timeout_seconds * 1000)),
+          deadline);
     }
     auto result = connection.query(sql, query_deadline);
     if (entry.timeout_seconds > 0) {
-      connection.query("SET statement_timeout = " + std::to_string(config_.session.statement_timeout_ms), deadline);
+      connection.query("SET statement_timeout = " + std::to_string(config_.session.statement_timeout_ms),
+                       deadline);
     }
     MetricSink rows;
     const int unreadable = map_rows(entry, result, rows);
@@ -163,8 +167,8 @@ bool PostgresCollector::run_entry(const CatalogEntry& entry, const QueryBranch& 
   return false;
 }
 
-void PostgresCollector::run_database(const std::string& database, bool with_cluster_entries, const Server& server,
-                                     const Deadline& deadline, MetricSink& sink,
+void PostgresCollector::run_database(const std::string& database, bool with_cluster_entries,
+                                     const Server& server, const Deadline& deadline, MetricSink& sink,
                                      std::vector<EntryOutcome>& outcomes) {
   const bool with_database_entries = wanted_database(database);
   PgConnection& connection = database == server.current_database ? *main_ : connection_for(database);
@@ -176,7 +180,8 @@ void PostgresCollector::run_database(const std::string& database, bool with_clus
     const auto start = Clock::now();
     bool ok = false;
     if (deadline.expired()) {
-      note_state("query " + entry->name + " in database \"" + database + "\"", "scrape deadline reached first");
+      note_state("query " + entry->name + " in database \"" + database + "\"",
+                 "scrape deadline reached first");
     } else {
       ok = run_entry(*entry, *branch, connection, database, deadline, sink);
     }
@@ -184,7 +189,8 @@ void PostgresCollector::run_database(const std::string& database, bool with_clus
   }
 }
 
-bool PostgresCollector::collect(const Deadline& deadline, MetricSink& sink, std::vector<CollectorStatus>& parts) {
+bool PostgresCollector::collect(const Deadline& deadline, MetricSink& sink,
+                                std::vector<CollectorStatus>& parts) {
   const char* up_help = "Whether the last scrape could connect to PostgreSQL and log in (1) or not (0).";
   Server server;
   std::vector<std::string> databases;

@@ -16,7 +16,7 @@ namespace pgscope {
 struct PostgresCollectorConfig {
   std::string dsn;  // keyword/value or URI; may hold a password
   Catalog catalog;
-  std::set<std::string> enabled_collectors;  // catalog collector names
+  std::set<std::string> enabled_collectors;    // catalog collector names
   std::vector<std::string> include_databases;  // empty: all
   std::vector<std::string> exclude_databases;
   std::map<std::string, long> placeholders;  // {{table_limit}}, {{statement_limit}}

@@ -20,7 +20,8 @@ std::string expand_placeholders(const CatalogEntry& entry, const std::string& sq
     key.erase(key.find_last_not_of(' ') + 1);
     auto found = values.find(key);
     if (found == values.end()) {
-      throw CatalogError(entry.origin + ": query \"" + entry.name + "\" uses unknown placeholder {{" + key + "}}");
+      throw CatalogError(entry.origin + ": query \"" + entry.name + "\" uses unknown placeholder {{" + key +
+                         "}}");
     }
     out.append(sql, position, open - position).append(std::to_string(found->second));
     position = close + 2;

@@ -42,8 +42,8 @@ int map_rows(const CatalogEntry& entry, const Table& table, MetricSink& sink) {
     const int value_col = table.column_index("value");
     const int help_col = table.column_index("help");
     if (name_col < 0 || value_col < 0) return table.rows();
-    const auto type =
-        entry.dynamic_usage == Usage::Counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+    const auto type = entry.dynamic_usage == Usage::Counter ? prometheus::MetricType::Counter
+                                                            : prometheus::MetricType::Gauge;
     for (int row = 0; row < table.rows(); ++row) {
       double value = 0;
       if (table.is_null(row, value_col) || table.is_null(row, name_col)) continue;
@@ -87,8 +87,8 @@ int map_rows(const CatalogEntry& entry, const Table& table, MetricSink& sink) {
         continue;
       }
       value *= column.spec->scale;
-      const auto type =
-          column.spec->usage == Usage::Counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+      const auto type = column.spec->usage == Usage::Counter ? prometheus::MetricType::Counter
+                                                             : prometheus::MetricType::Gauge;
       sink.add(column.metric_name, column.spec->description, type, label_values, value);
     }
   }

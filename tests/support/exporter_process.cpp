@@ -277,6 +277,7 @@ ExporterProcess::ExporterProcess(std::vector<std::string> args, EnvOverrides env
         "; log tail:\n" + log_tail();
     std::string log_text = lower(log());
     bool port_taken = log_text.find("address already in use") != std::string::npos ||
+                      log_text.find("cannot listen") != std::string::npos ||
                       log_text.find("bind") != std::string::npos;
     if (!exited || !port_taken) break;
     std::ofstream(log_path_, std::ios::trunc);

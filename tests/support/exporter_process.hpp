@@ -24,8 +24,8 @@ struct ProcessResult {
 };
 
 // Runs argv[0] (looked up in PATH when it has no slash) with this process's
-// environment plus `env`, feeds `input`
-// to its stdin, and captures stdout and stderr. Kills it after `timeout`.
+// environment plus `env`, feeds `input` to its stdin, and captures stdout and
+// stderr. Kills it after `timeout`.
 // Throws std::runtime_error when the program cannot be started.
 ProcessResult run_process(const std::vector<std::string>& argv, const EnvOverrides& env = {},
                           const std::string& input = "",

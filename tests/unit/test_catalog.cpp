@@ -32,7 +32,8 @@ std::string error_of(const std::string& yaml) {
   return "";
 }
 
-const prometheus::MetricFamily* family(const std::vector<prometheus::MetricFamily>& families, const std::string& name) {
+const prometheus::MetricFamily* family(const std::vector<prometheus::MetricFamily>& families,
+                                       const std::string& name) {
   for (const auto& f : families) {
     if (f.name == name) return &f;
   }
@@ -102,14 +103,17 @@ pg_stat_x:
 
 TEST_CASE("catalog mistakes name the file, line and what to do", "[catalog]") {
   CHECK(error_of("q:\n  query: SELECT 1\n  metrics:\n    - a:\n        usage: GAUGES\n") ==
-        "q.yaml:5:16: unknown usage \"GAUGES\" (expected LABEL, GAUGE, COUNTER, MAPPEDMETRIC, DURATION or DISCARD)");
+        "q.yaml:5:16: unknown usage \"GAUGES\" (expected LABEL, GAUGE, COUNTER, MAPPEDMETRIC, DURATION or "
+        "DISCARD)");
   CHECK_THAT(error_of("q:\n  query: SELECT 1\n  metric:\n    - a: {usage: GAUGE}\n"),
              Catch::StartsWith("q.yaml:3:3: unknown key \"metric\" in query \"q\""));
   CHECK(error_of("q:\n  metrics:\n    - a: {usage: GAUGE}\n") == "q.yaml:1:1: query \"q\" has no \"query\"");
   CHECK_THAT(error_of("q: [unclosed\n"), Catch::StartsWith("q.yaml:2:1: "));
-  CHECK_THAT(error_of("q:\n  query: SELECT 1\n  metrics:\n    - a: {usage: GAUGE}\n    - a: {usage: LABEL}\n"),
-             Catch::Contains("column \"a\" is listed twice"));
-  CHECK_THAT(error_of("q:\n  query: x\n  min_version: 150000\n  max_version: 140000\n  metrics:\n    - a: {usage: GAUGE}\n"),
+  CHECK_THAT(
+      error_of("q:\n  query: SELECT 1\n  metrics:\n    - a: {usage: GAUGE}\n    - a: {usage: LABEL}\n"),
+      Catch::Contains("column \"a\" is listed twice"));
+  CHECK_THAT(error_of("q:\n  query: x\n  min_version: 150000\n  max_version: 140000\n  metrics:\n    - a: "
+                      "{usage: GAUGE}\n"),
              Catch::Contains("max_version must be above min_version"));
 }
 
@@ -151,7 +155,8 @@ pg_stat_database:
 )yaml",
                                "x.yaml");
   FakeTable table{{"datname", "xact_commit", "blk_read_time", "state", "ignored"},
-                  {{"db\"1", "42", "1500", "streaming", "x"}, {nullptr, "7", nullptr, "unknown", "y"},
+                  {{"db\"1", "42", "1500", "streaming", "x"},
+                   {nullptr, "7", nullptr, "unknown", "y"},
                    {"db3", "not-a-number", "t", "catchup", "z"}}};
   MetricSink sink;
   CHECK(map_rows(catalog.entries[0], table, sink) == 1);
@@ -180,8 +185,8 @@ TEST_CASE("placeholders are replaced by settings, unknown ones are errors", "[ca
   CatalogEntry entry;
   entry.name = "t";
   entry.origin = "x.yaml:3";
-  CHECK(expand_placeholders(entry, "SELECT 1 LIMIT {{table_limit}} OFFSET {{ table_limit }}", {{"table_limit", 50}}) ==
-        "SELECT 1 LIMIT 50 OFFSET 50");
+  CHECK(expand_placeholders(entry, "SELECT 1 LIMIT {{table_limit}} OFFSET {{ table_limit }}",
+                            {{"table_limit", 50}}) == "SELECT 1 LIMIT 50 OFFSET 50");
   CHECK_THROWS_WITH(expand_placeholders(entry, "LIMIT {{nope}}", {}),
                     "x.yaml:3: query \"t\" uses unknown placeholder {{nope}}");
 }
@@ -198,4 +203,39 @@ TEST_CASE("the sink merges families and drops repeated series", "[catalog]") {
   REQUIRE(families.size() == 1);
   CHECK(families[0].metric.size() == 2);
   CHECK(a.dropped() == 2);
+}
+
+TEST_CASE("the built-in catalog picks the query each PostgreSQL version needs", "[catalog]") {
+  const auto catalog = builtin_catalog();
+  auto entry = [&](const std::string& name) -> const CatalogEntry& {
+    for (const auto& e : catalog.entries) {
+      if (e.name == name) return e;
+    }
+    FAIL("no built-in entry " << name);
+    throw std::logic_error("unreachable");
+  };
+  auto sql_for = [&](const std::string& name, int version) -> std::string {
+    const auto* branch = entry(name).branch_for(version);
+    return branch == nullptr ? "" : branch->sql;
+  };
+  // Checkpoint counters left pg_stat_bgwriter for pg_stat_checkpointer in 17.
+  CHECK_THAT(sql_for("pg_stat_bgwriter", 160000), Catch::Contains("checkpoints_timed"));
+  CHECK_THAT(sql_for("pg_stat_bgwriter", 170000), !Catch::Contains("checkpoints_timed"));
+  CHECK(sql_for("pg_stat_checkpointer", 160004).empty());
+  CHECK_THAT(sql_for("pg_stat_checkpointer", 170000), Catch::Contains("pg_stat_checkpointer"));
+  CHECK_THAT(sql_for("pg_stat_checkpointer", 180000), Catch::Contains("num_done"));
+  // Views that appeared in 14 and 16.
+  CHECK(sql_for("pg_stat_wal", 130010).empty());
+  CHECK_FALSE(sql_for("pg_stat_wal", 140000).empty());
+  CHECK(sql_for("pg_stat_io", 150005).empty());
+  CHECK_FALSE(sql_for("pg_stat_io", 160000).empty());
+  CHECK(sql_for("pg_stat_database_sessions", 130000).empty());
+  CHECK(sql_for("pg_stat_replication_slots", 130000).empty());
+  // Every cluster-wide server view has a query for the oldest and newest versions we support.
+  for (const char* name :
+       {"pg_stat_database", "pg_locks", "pg_stat_activity", "pg_replication_slots", "pg_database"}) {
+    INFO(name);
+    CHECK_FALSE(sql_for(name, 120000).empty());
+    CHECK_FALSE(sql_for(name, 180000).empty());
+  }
 }

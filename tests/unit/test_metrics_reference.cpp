@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <sstream>
 
@@ -11,6 +10,8 @@ TEST_CASE("docs/metrics.md matches the catalog", "[docs]") {
   std::stringstream committed;
   committed << in.rdbuf();
   const auto generated = pgscope::metrics_reference_markdown(pgscope::builtin_catalog());
-  INFO("docs/metrics.md is out of date: run build/bin/pgscope-exporter --dump-metrics-reference > docs/metrics.md");
+  INFO(
+      "docs/metrics.md is out of date: run build/bin/pgscope-exporter --dump-metrics-reference > "
+      "docs/metrics.md");
   CHECK(committed.str() == generated);
 }
