@@ -51,6 +51,12 @@ ScrapeOrchestrator::~ScrapeOrchestrator() = default;
 
 std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Deadline deadline) {
   auto collection = std::make_shared<Collection>(deadline);
+  // Collectors get a slightly earlier deadline than the scrape, so that one
+  // whose source times out (a frozen server) still delivers what it knows,
+  // such as pg_up 0 and the reason, before the scrape stops waiting.
+  const auto budget = deadline.at() - Clock::now();
+  const auto reserve = std::min<Clock::duration>(std::chrono::milliseconds(200), budget / 10);
+  const Deadline collector_deadline(deadline.at() - reserve);
   collection->pending = workers_.size();
   for (const auto& worker : workers_) {
     {
@@ -66,13 +72,13 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
     }
     // Detached on purpose: if the collector overruns, the scrape answers
     // without it and the thread finishes (and frees the worker) on its own.
-    std::thread([worker, collection] {
+    std::thread([worker, collection, collector_deadline] {
       MetricSink sink;
       std::vector<CollectorStatus> parts;
       const auto start = Clock::now();
       bool ok = false;
       try {
-        ok = worker->collector->collect(collection->deadline, sink, parts);
+        ok = worker->collector->collect(collector_deadline, sink, parts);
       } catch (const std::exception& error) {
         spdlog::error("{}: collector failed: {}", worker->collector->name(), error.what());
       }
