@@ -64,6 +64,7 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
       if (worker->busy) {
         spdlog::warn("{}: still busy with an earlier scrape, skipped", worker->collector->name());
         std::lock_guard<std::mutex> collection_lock(collection->mutex);
+        worker->collector->describe_unavailable(collection->sink);
         collection->statuses.push_back({worker->collector->name(), 0, false});
         --collection->pending;
         continue;
@@ -84,6 +85,12 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
       }
       const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
       {
+        // Free the worker before the scrape is told it may answer: a scrape
+        // sent right after that answer must find the collector idle.
+        std::lock_guard<std::mutex> lock(worker->mutex);
+        worker->busy = false;
+      }
+      {
         std::lock_guard<std::mutex> lock(collection->mutex);
         if (Clock::now() <= collection->deadline.at()) {
           collection->sink.merge(std::move(sink));
@@ -96,8 +103,6 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
         --collection->pending;
       }
       collection->done_signal.notify_all();
-      std::lock_guard<std::mutex> lock(worker->mutex);
-      worker->busy = false;
     }).detach();
   }
   return collection;
@@ -134,6 +139,7 @@ std::vector<prometheus::MetricFamily> ScrapeOrchestrator::scrape(std::chrono::mi
       bool reported =
           std::any_of(statuses.begin(), statuses.end(), [&](const auto& s) { return s.name == name; });
       if (!reported) {
+        worker->collector->describe_unavailable(sink);
         statuses.push_back({name, std::chrono::duration<double>(budget).count(), false});
         spdlog::warn("{}: no answer within the scrape deadline of {} ms", name, budget.count());
       }

@@ -30,6 +30,11 @@ class Collector {
   // of the whole source is reported through the return value of `ok` rather
   // than an exception, so partial results are still emitted.
   virtual bool collect(const Deadline& deadline, MetricSink& sink, std::vector<CollectorStatus>& parts) = 0;
+
+  // What the scrape shows when collect() could not answer in time (it is
+  // still running, or ran past the deadline): at least the source's *_up 0.
+  // May be called while collect() runs in another thread.
+  virtual void describe_unavailable(MetricSink& sink) { (void)sink; }
 };
 
 using CollectorPtr = std::shared_ptr<Collector>;

@@ -32,6 +32,8 @@ std::string one_line(const std::string& message) {
   return out;
 }
 
+const char* const kUpHelp = "Whether the last scrape could connect to PostgreSQL and log in (1) or not (0).";
+
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -83,14 +85,29 @@ void PostgresCollector::note_state(const std::string& key, const std::string& er
   last = error;
 }
 
-void PostgresCollector::record_error(const PgError& error, MetricSink& sink) {
+void PostgresCollector::record_error(const PgError& error) {
   std::lock_guard<std::mutex> lock(state_mutex_);
   auto message = one_line(scrub(error.what()));
   if (!last_error_ || last_error_->message != message) {
     spdlog::error("postgres: cannot scrape ({}): {}", to_string(error.kind()), message);
   }
   last_error_ = std::make_unique<LastError>(LastError{to_string(error.kind()), message, unix_now()});
-  (void)sink;
+}
+
+void PostgresCollector::emit_last_error(MetricSink& sink) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  if (!last_error_) return;
+  sink.gauge("pgscope_exporter_last_error_info",
+             "The last error that stopped a source from being scraped; kind is connection, authentication, "
+             "timeout or query.",
+             {{"source", name_}, {"kind", last_error_->kind}, {"message", last_error_->message}}, 1);
+  sink.gauge("pgscope_exporter_last_error_timestamp_seconds", "When the last error of a source happened.",
+             {{"source", name_}}, last_error_->timestamp);
+}
+
+void PostgresCollector::describe_unavailable(MetricSink& sink) {
+  sink.gauge("pg_up", kUpHelp, {}, 0);
+  emit_last_error(sink);
 }
 
 bool PostgresCollector::wanted_database(const std::string& database) const {
@@ -191,7 +208,6 @@ void PostgresCollector::run_database(const std::string& database, bool with_clus
 
 bool PostgresCollector::collect(const Deadline& deadline, MetricSink& sink,
                                 std::vector<CollectorStatus>& parts) {
-  const char* up_help = "Whether the last scrape could connect to PostgreSQL and log in (1) or not (0).";
   Server server;
   std::vector<std::string> databases;
   try {
@@ -208,8 +224,8 @@ bool PostgresCollector::collect(const Deadline& deadline, MetricSink& sink,
                                           [](const CatalogEntry* e) { return e->scope == Scope::Database; });
     if (per_database) databases = discover_databases(*main_, deadline);
   } catch (const PgError& error) {
-    record_error(error, sink);
-    sink.gauge("pg_up", up_help, {}, 0);
+    record_error(error);
+    sink.gauge("pg_up", kUpHelp, {}, 0);
   }
 
   bool up = server.version != 0;
@@ -252,18 +268,10 @@ bool PostgresCollector::collect(const Deadline& deadline, MetricSink& sink,
         ++it;
       }
     }
-    sink.gauge("pg_up", up_help, {}, 1);
+    sink.gauge("pg_up", kUpHelp, {}, 1);
   }
 
-  std::lock_guard<std::mutex> lock(state_mutex_);
-  if (last_error_) {
-    sink.gauge("pgscope_exporter_last_error_info",
-               "The last error that stopped a source from being scraped; kind is connection, authentication, "
-               "timeout or query.",
-               {{"source", name_}, {"kind", last_error_->kind}, {"message", last_error_->message}}, 1);
-    sink.gauge("pgscope_exporter_last_error_timestamp_seconds", "When the last error of a source happened.",
-               {{"source", name_}}, last_error_->timestamp);
-  }
+  emit_last_error(sink);
   return up;
 }
 

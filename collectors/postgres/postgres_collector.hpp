@@ -34,6 +34,7 @@ class PostgresCollector : public Collector {
   ~PostgresCollector() override;
   const std::string& name() const override { return name_; }
   bool collect(const Deadline& deadline, MetricSink& sink, std::vector<CollectorStatus>& parts) override;
+  void describe_unavailable(MetricSink& sink) override;
 
  private:
   struct Server {
@@ -60,7 +61,8 @@ class PostgresCollector : public Collector {
   bool run_entry(const CatalogEntry& entry, const QueryBranch& branch, PgConnection& connection,
                  const std::string& database, const Deadline& deadline, MetricSink& sink);
   void note_state(const std::string& key, const std::string& error);
-  void record_error(const PgError& error, MetricSink& sink);
+  void record_error(const PgError& error);
+  void emit_last_error(MetricSink& sink);
   std::string scrub(std::string message) const;
 
   const std::string name_ = "postgres";

@@ -190,7 +190,7 @@ void row(const std::string& metric, double ours, double peer, int decimals) {
 }
 
 void verdict(const std::string& goal, double ratio, bool met) {
-  std::printf("  %-44s ratio %.3f: %s\n", goal.c_str(), ratio, met ? "met" : "NOT met");
+  std::printf("  %-48s ratio %.3f: %s\n", goal.c_str(), ratio, met ? "met" : "NOT met");
 }
 
 void print_table(const std::string& title, const Summary& a, const Summary& b, bool with_series) {
@@ -329,8 +329,12 @@ int run(const Settings& settings) {
                 << (b.gzip_honoured ? "" : " postgres_exporter") << "\n";
     }
   }
-  std::printf("(CPU from /proc utime+stime at %.0f ms per tick; server = postmaster and all its children)\n",
-              kMsPerTick);
+  // Both share this machine with whatever else runs on it: say how busy it was.
+  std::printf(
+      "(CPU: /proc utime+stime, %.0f ms ticks, per scrape window incl. %lld ms settle; server = postmaster\n"
+      " and all its children; series: sample lines of the last scrape; %ld CPUs, load average %s)\n",
+      kMsPerTick, static_cast<long long>(kSettle.count()), sysconf(_SC_NPROCESSORS_ONLN),
+      slurp("/proc/loadavg").substr(0, 14).c_str());
 
   std::cout << "\nGoals (pgscope / postgres_exporter, plain scrapes):\n";
   const double cpu = sa.exporter_cpu / sb.exporter_cpu, wall = sa.wall_median / sb.wall_median;
