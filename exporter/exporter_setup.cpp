@@ -81,7 +81,9 @@ HttpResponse Exporter::metrics(const HttpRequest& request) {
       scrape_budget(options_.scrape_timeout, request.header("X-Prometheus-Scrape-Timeout-Seconds"));
   HttpResponse response;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  response.body = render_text(orchestrator_->scrape(budget));
+  const auto result = orchestrator_->scrape(budget);
+  response.body = render_text(*result.collected);
+  response.body += render_text(result.own);
   return response;
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <thread>
 
@@ -33,9 +34,13 @@ struct ScrapeOrchestrator::Collection {
   std::condition_variable done_signal;
   std::size_t pending = 0;
   Deadline deadline;
+  std::chrono::milliseconds budget;
   MetricSink sink;
   std::vector<CollectorStatus> statuses;
-  explicit Collection(Deadline d) : deadline(d) {}
+  std::vector<std::string> answered;  // collectors whose results are in `sink`
+  bool finalized = false;
+  std::shared_ptr<const std::vector<prometheus::MetricFamily>> families;
+  Collection(Deadline d, std::chrono::milliseconds b) : deadline(d), budget(b) {}
 };
 
 ScrapeOrchestrator::ScrapeOrchestrator(std::vector<CollectorPtr> collectors, std::string version)
@@ -50,11 +55,11 @@ ScrapeOrchestrator::ScrapeOrchestrator(std::vector<CollectorPtr> collectors, std
 ScrapeOrchestrator::~ScrapeOrchestrator() = default;
 
 std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Deadline deadline) {
-  auto collection = std::make_shared<Collection>(deadline);
+  const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.at() - Clock::now());
+  auto collection = std::make_shared<Collection>(deadline, budget);
   // Collectors get a slightly earlier deadline than the scrape, so that one
   // whose source times out (a frozen server) still delivers what it knows,
   // such as pg_up 0 and the reason, before the scrape stops waiting.
-  const auto budget = deadline.at() - Clock::now();
   const auto reserve = std::min<Clock::duration>(std::chrono::milliseconds(200), budget / 10);
   const Deadline collector_deadline(deadline.at() - reserve);
   collection->pending = workers_.size();
@@ -62,10 +67,9 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
     {
       std::lock_guard<std::mutex> lock(worker->mutex);
       if (worker->busy) {
+        // finalize() reports it as failed and lets it describe itself.
         spdlog::warn("{}: still busy with an earlier scrape, skipped", worker->collector->name());
         std::lock_guard<std::mutex> collection_lock(collection->mutex);
-        worker->collector->describe_unavailable(collection->sink);
-        collection->statuses.push_back({worker->collector->name(), 0, false});
         --collection->pending;
         continue;
       }
@@ -92,10 +96,11 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
       }
       {
         std::lock_guard<std::mutex> lock(collection->mutex);
-        if (Clock::now() <= collection->deadline.at()) {
+        if (!collection->finalized) {
           collection->sink.merge(std::move(sink));
           collection->statuses.push_back({worker->collector->name(), seconds, ok});
           for (auto& part : parts) collection->statuses.push_back(std::move(part));
+          collection->answered.push_back(worker->collector->name());
         } else {
           spdlog::warn("{}: finished after the scrape deadline ({:.3f}s), results dropped",
                        worker->collector->name(), seconds);
@@ -108,16 +113,32 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
   return collection;
 }
 
-std::vector<prometheus::MetricFamily> ScrapeOrchestrator::scrape(std::chrono::milliseconds budget) {
+void ScrapeOrchestrator::finalize(Collection& collection) {
+  if (collection.finalized) return;
+  for (const auto& worker : workers_) {
+    const auto& name = worker->collector->name();
+    if (std::find(collection.answered.begin(), collection.answered.end(), name) !=
+        collection.answered.end()) {
+      continue;
+    }
+    spdlog::warn("{}: no answer within the scrape deadline of {} ms", name, collection.budget.count());
+    worker->collector->describe_unavailable(collection.sink);
+    collection.statuses.push_back({name, std::chrono::duration<double>(collection.budget).count(), false});
+  }
+  collection.families = std::make_shared<const std::vector<prometheus::MetricFamily>>(collection.sink.take());
+  collection.finalized = true;
+}
+
+ScrapeOrchestrator::Result ScrapeOrchestrator::scrape(std::chrono::milliseconds budget) {
   scrapes_total_ = scrapes_total_ + 1;
   std::shared_ptr<Collection> collection;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // Join the collection in flight when there is one: its results are as
     // fresh as any this scrape could get, and the sources see one query set.
-    if (in_flight_ && !in_flight_->deadline.expired()) {
+    if (in_flight_) {
       std::lock_guard<std::mutex> collection_lock(in_flight_->mutex);
-      if (in_flight_->pending > 0) collection = in_flight_;
+      if (!in_flight_->finalized) collection = in_flight_;
     }
     if (!collection) {
       collection = collect(Deadline::after(budget));
@@ -125,38 +146,34 @@ std::vector<prometheus::MetricFamily> ScrapeOrchestrator::scrape(std::chrono::mi
     }
   }
 
-  MetricSink sink;
+  Result result;
   std::vector<CollectorStatus> statuses;
   {
     std::unique_lock<std::mutex> lock(collection->mutex);
     collection->done_signal.wait_until(lock, collection->deadline.at(),
                                        [&] { return collection->pending == 0; });
-    sink = collection->sink;  // a copy: other scrapes may share this collection
+    finalize(*collection);
+    result.collected = collection->families;
     statuses = collection->statuses;
-    // Collectors that have not answered by now are reported as failed.
-    for (const auto& worker : workers_) {
-      const auto& name = worker->collector->name();
-      bool reported =
-          std::any_of(statuses.begin(), statuses.end(), [&](const auto& s) { return s.name == name; });
-      if (!reported) {
-        worker->collector->describe_unavailable(sink);
-        statuses.push_back({name, std::chrono::duration<double>(budget).count(), false});
-        spdlog::warn("{}: no answer within the scrape deadline of {} ms", name, budget.count());
-      }
-    }
   }
 
+  MetricSink own;
+  const auto duration =
+      own.family("pgscope_exporter_collector_duration_seconds",
+                 "How long a collector took in the last scrape.", prometheus::MetricType::Gauge);
+  const auto success =
+      own.family("pgscope_exporter_collector_success", "Whether a collector succeeded in the last scrape.",
+                 prometheus::MetricType::Gauge);
   for (const auto& status : statuses) {
-    sink.gauge("pgscope_exporter_collector_duration_seconds", "How long a collector took in the last scrape.",
-               {{"collector", status.name}}, status.duration_seconds);
-    sink.gauge("pgscope_exporter_collector_success", "Whether a collector succeeded in the last scrape.",
-               {{"collector", status.name}}, status.success ? 1 : 0);
+    own.add(duration, {{"collector", status.name}}, status.duration_seconds);
+    own.add(success, {{"collector", status.name}}, status.success ? 1 : 0);
   }
-  sink.counter("pgscope_exporter_scrapes_total", "Scrapes answered since the exporter started.", {},
-               scrapes_total_.load());
-  sink.gauge("pgscope_exporter_build_info", "pgscope-exporter's version; always 1.", {{"version", version_}},
-             1);
-  return sink.take();
+  own.counter("pgscope_exporter_scrapes_total", "Scrapes answered since the exporter started.", {},
+              scrapes_total_.load());
+  own.gauge("pgscope_exporter_build_info", "pgscope-exporter's version; always 1.", {{"version", version_}},
+            1);
+  result.own = own.take();
+  return result;
 }
 
 }  // namespace pgscope

@@ -32,12 +32,21 @@ class ScrapeOrchestrator {
   ScrapeOrchestrator(std::vector<CollectorPtr> collectors, std::string version);
   ~ScrapeOrchestrator();
 
-  std::vector<prometheus::MetricFamily> scrape(std::chrono::milliseconds budget);
+  struct Result {
+    // What the collectors produced; shared, unchanged, by every scrape that
+    // joined the same collection.
+    std::shared_ptr<const std::vector<prometheus::MetricFamily>> collected;
+    // This scrape's own metrics: collector durations and success, scrape
+    // count, build info. No family appears in both.
+    std::vector<prometheus::MetricFamily> own;
+  };
+  Result scrape(std::chrono::milliseconds budget);
 
  private:
   struct Collection;
   struct Worker;
   std::shared_ptr<Collection> collect(Deadline deadline);
+  void finalize(Collection& collection);  // with collection.mutex held
 
   std::vector<std::shared_ptr<Worker>> workers_;
   std::string version_;

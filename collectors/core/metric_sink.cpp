@@ -1,16 +1,9 @@
 #include "core/metric_sink.hpp"
 
+#include <cstdint>
+
 namespace pgscope {
 namespace {
-
-std::string signature_of(const prometheus::ClientMetric& metric) {
-  std::string signature;
-  for (const auto& label : metric.label) {
-    signature.append(label.name).push_back('\xff');
-    signature.append(label.value).push_back('\xfe');
-  }
-  return signature;
-}
 
 void set_value(prometheus::ClientMetric& metric, prometheus::MetricType type, double value) {
   switch (type) {
@@ -26,6 +19,48 @@ void set_value(prometheus::ClientMetric& metric, prometheus::MetricType type, do
   }
 }
 
+// FNV-1a over label names and values, with separators so that ("ab","c")
+// and ("a","bc") differ.
+std::uint64_t hash_labels(const std::vector<prometheus::ClientMetric::Label>& labels) {
+  std::uint64_t hash = 1469598103934665603ULL;
+  auto mix = [&hash](const std::string& text) {
+    for (unsigned char c : text) {
+      hash ^= c;
+      hash *= 1099511628211ULL;
+    }
+    hash ^= 0xff;
+    hash *= 1099511628211ULL;
+  };
+  for (const auto& label : labels) {
+    mix(label.name);
+    mix(label.value);
+  }
+  return hash;
+}
+
+// Removes metrics whose label set repeats an earlier one; returns how many.
+std::size_t remove_repeats(std::vector<prometheus::ClientMetric>& metrics) {
+  if (metrics.size() < 2) return 0;
+  std::unordered_multimap<std::uint64_t, std::size_t> seen;
+  seen.reserve(metrics.size());
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < metrics.size(); ++i) {
+    const auto hash = hash_labels(metrics[i].label);
+    bool repeat = false;
+    auto range = seen.equal_range(hash);
+    for (auto it = range.first; it != range.second && !repeat; ++it) {
+      repeat = metrics[it->second].label == metrics[i].label;
+    }
+    if (repeat) continue;
+    if (kept != i) metrics[kept] = std::move(metrics[i]);
+    seen.emplace(hash, kept);
+    ++kept;
+  }
+  const std::size_t removed = metrics.size() - kept;
+  metrics.resize(kept);
+  return removed;
+}
+
 }  // namespace
 
 double sample_value(const prometheus::ClientMetric& metric, prometheus::MetricType type) {
@@ -39,6 +74,38 @@ double sample_value(const prometheus::ClientMetric& metric, prometheus::MetricTy
   }
 }
 
+MetricSink::Family MetricSink::family(const std::string& name, const std::string& help,
+                                      prometheus::MetricType type) {
+  auto found = index_.find(name);
+  if (found == index_.end()) {
+    prometheus::MetricFamily family;
+    family.name = name;
+    family.help = help;
+    family.type = type;
+    families_.push_back(std::move(family));
+    found = index_.emplace(name, families_.size() - 1).first;
+  }
+  return families_[found->second].type == type ? found->second : kRejected;
+}
+
+void MetricSink::add(Family family, const LabelPairs& labels, double value) {
+  if (family == kRejected) {
+    ++dropped_;
+    return;
+  }
+  auto& target = families_[family];
+  prometheus::ClientMetric metric;
+  metric.label.reserve(labels.size());
+  for (const auto& [label_name, label_value] : labels) metric.label.push_back({label_name, label_value});
+  set_value(metric, target.type, value);
+  target.metric.push_back(std::move(metric));
+}
+
+void MetricSink::add(const std::string& name, const std::string& help, prometheus::MetricType type,
+                     const LabelPairs& labels, double value) {
+  add(family(name, help, type), labels, value);
+}
+
 void MetricSink::gauge(const std::string& name, const std::string& help, const LabelPairs& labels,
                        double value) {
   add(name, help, prometheus::MetricType::Gauge, labels, value);
@@ -49,65 +116,42 @@ void MetricSink::counter(const std::string& name, const std::string& help, const
   add(name, help, prometheus::MetricType::Counter, labels, value);
 }
 
-prometheus::MetricFamily* MetricSink::family_for(const std::string& name, const std::string& help,
-                                                 prometheus::MetricType type) {
-  auto found = index_.find(name);
-  if (found == index_.end()) {
-    prometheus::MetricFamily family;
-    family.name = name;
-    family.help = help;
-    family.type = type;
-    families_.push_back(std::move(family));
-    found = index_.emplace(name, Index{families_.size() - 1, {}}).first;
-  }
-  auto& family = families_[found->second.position];
-  return family.type == type ? &family : nullptr;
-}
-
-void MetricSink::append(prometheus::MetricFamily& family, Index& index, prometheus::ClientMetric&& metric,
-                        prometheus::MetricType type) {
-  (void)type;
-  if (!index.signatures.insert(signature_of(metric)).second) {
-    ++dropped_;
-    return;
-  }
-  family.metric.push_back(std::move(metric));
-  ++series_;
-}
-
-void MetricSink::add(const std::string& name, const std::string& help, prometheus::MetricType type,
-                     const LabelPairs& labels, double value) {
-  auto* family = family_for(name, help, type);
-  if (family == nullptr) {
-    ++dropped_;
-    return;
-  }
-  prometheus::ClientMetric metric;
-  metric.label.reserve(labels.size());
-  for (const auto& [label_name, label_value] : labels) metric.label.push_back({label_name, label_value});
-  set_value(metric, type, value);
-  append(*family, index_[name], std::move(metric), type);
-}
-
 void MetricSink::merge(MetricSink&& other) {
+  if (families_.empty()) {
+    *this = std::move(other);
+    other = MetricSink();
+    return;
+  }
   for (auto& incoming : other.families_) {
-    auto* family = family_for(incoming.name, incoming.help, incoming.type);
-    if (family == nullptr) {
+    const Family target = family(incoming.name, incoming.help, incoming.type);
+    if (target == kRejected) {
       dropped_ += incoming.metric.size();
       continue;
     }
-    auto& index = index_[incoming.name];
-    for (auto& metric : incoming.metric) append(*family, index, std::move(metric), incoming.type);
+    auto& metrics = families_[target].metric;
+    if (metrics.empty()) {
+      metrics = std::move(incoming.metric);
+    } else {
+      metrics.insert(metrics.end(), std::make_move_iterator(incoming.metric.begin()),
+                     std::make_move_iterator(incoming.metric.end()));
+    }
   }
   dropped_ += other.dropped_;
-  other.families_.clear();
-  other.index_.clear();
+  other = MetricSink();
+}
+
+std::size_t MetricSink::series() const {
+  std::size_t count = 0;
+  for (const auto& family : families_) count += family.metric.size();
+  return count;
 }
 
 std::vector<prometheus::MetricFamily> MetricSink::take() {
+  for (auto& family : families_) dropped_ += remove_repeats(family.metric);
   index_.clear();
-  series_ = 0;
-  return std::move(families_);
+  auto families = std::move(families_);
+  families_.clear();
+  return families;
 }
 
 }  // namespace pgscope

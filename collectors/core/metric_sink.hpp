@@ -2,9 +2,9 @@
 
 #include <prometheus/metric_family.h>
 
+#include <cstddef>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -13,42 +13,41 @@ namespace pgscope {
 using LabelPairs = std::vector<std::pair<std::string, std::string>>;
 
 // Collects samples into metric families. Samples of one family may arrive
-// from several queries or databases; the sink merges them into one family
-// (the text format forbids a family appearing twice) and drops a sample whose
-// label set repeats one already in the family. Not thread-safe: each
-// collector fills its own sink, and the scrape merges them.
+// from several queries, databases or collectors; the sink keeps one family
+// per name (the text format forbids a family appearing twice). Appending and
+// merging are cheap moves; repeated label sets are removed once, in take(),
+// rather than on every merge, because a scrape merges each sample several
+// times on its way out. Not thread-safe: each worker fills its own sink.
 class MetricSink {
  public:
+  using Family = std::size_t;
+  static constexpr Family kRejected = static_cast<Family>(-1);
+
+  // The family `name`, created on first use. kRejected when it exists with
+  // another type: its samples are then dropped and counted.
+  Family family(const std::string& name, const std::string& help, prometheus::MetricType type);
+  void add(Family family, const LabelPairs& labels, double value);
+
   void gauge(const std::string& name, const std::string& help, const LabelPairs& labels, double value);
   void counter(const std::string& name, const std::string& help, const LabelPairs& labels, double value);
   void add(const std::string& name, const std::string& help, prometheus::MetricType type,
            const LabelPairs& labels, double value);
 
-  // Moves every family of `other` into this sink, with the same merge rules.
+  // Moves every family of `other` into this sink.
   void merge(MetricSink&& other);
 
-  // Samples dropped because their family already had that label set, or
-  // because the family was declared earlier with another type.
-  std::size_t dropped() const { return dropped_; }
-  std::size_t series() const { return series_; }
-
+  // The families, with repeated label sets removed (the first one stays).
   std::vector<prometheus::MetricFamily> take();
-  const std::vector<prometheus::MetricFamily>& families() const { return families_; }
+
+  // Samples dropped: family declared earlier with another type, or a label
+  // set repeated within a family (counted by take()).
+  std::size_t dropped() const { return dropped_; }
+  std::size_t series() const;
 
  private:
-  struct Index {
-    std::size_t position;
-    std::unordered_set<std::string> signatures;
-  };
-  prometheus::MetricFamily* family_for(const std::string& name, const std::string& help,
-                                       prometheus::MetricType type);
-  void append(prometheus::MetricFamily& family, Index& index, prometheus::ClientMetric&& metric,
-              prometheus::MetricType type);
-
   std::vector<prometheus::MetricFamily> families_;
-  std::unordered_map<std::string, Index> index_;
+  std::unordered_map<std::string, Family> index_;
   std::size_t dropped_ = 0;
-  std::size_t series_ = 0;
 };
 
 double sample_value(const prometheus::ClientMetric& metric, prometheus::MetricType type);

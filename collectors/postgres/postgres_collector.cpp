@@ -165,15 +165,21 @@ bool PostgresCollector::run_entry(const CatalogEntry& entry, const QueryBranch& 
       connection.query("SET statement_timeout = " + std::to_string(config_.session.statement_timeout_ms),
                        deadline);
     }
-    MetricSink rows;
-    const int unreadable = map_rows(entry, result, rows);
-    if (unreadable > 0) spdlog::debug("postgres: {}: {} values are not numbers, skipped", key, unreadable);
+    int unreadable = 0;
     if (entry.cache_seconds > 0) {
-      std::lock_guard<std::mutex> lock(state_mutex_);
-      auto expires = Clock::now() + std::chrono::milliseconds(static_cast<long>(entry.cache_seconds * 1000));
-      cache_[cache_key] = Cached{expires, rows};
+      MetricSink rows;
+      unreadable = map_rows(entry, result, rows);
+      {
+        std::lock_guard<std::mutex> lock(state_mutex_);
+        auto expires =
+            Clock::now() + std::chrono::milliseconds(static_cast<long>(entry.cache_seconds * 1000));
+        cache_[cache_key] = Cached{expires, rows};
+      }
+      sink.merge(std::move(rows));
+    } else {
+      unreadable = map_rows(entry, result, sink);
     }
-    sink.merge(std::move(rows));
+    if (unreadable > 0) spdlog::debug("postgres: {}: {} values are not numbers, skipped", key, unreadable);
     note_state(key, "");
     return true;
   } catch (const PgError& error) {

@@ -31,7 +31,7 @@ int map_rows(const CatalogEntry& entry, const Table& table, MetricSink& sink);
 struct ColumnPlan {
   const MetricSpec* spec;
   int index;
-  std::string metric_name;
+  MetricSink::Family family;
 };
 
 template <typename Table>
@@ -63,9 +63,11 @@ int map_rows(const CatalogEntry& entry, const Table& table, MetricSink& sink) {
     const int index = table.column_index(spec.column.c_str());
     if (index < 0 || spec.usage == Usage::Discard) continue;
     if (spec.usage == Usage::Label) {
-      labels.push_back({&spec, index, {}});
+      labels.push_back({&spec, index, MetricSink::kRejected});
     } else {
-      values.push_back({&spec, index, entry.metric_name(spec)});
+      const auto type =
+          spec.usage == Usage::Counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+      values.push_back({&spec, index, sink.family(entry.metric_name(spec), spec.description, type)});
     }
   }
   LabelPairs label_values(labels.size());
@@ -86,10 +88,7 @@ int map_rows(const CatalogEntry& entry, const Table& table, MetricSink& sink) {
         ++unreadable;
         continue;
       }
-      value *= column.spec->scale;
-      const auto type = column.spec->usage == Usage::Counter ? prometheus::MetricType::Counter
-                                                             : prometheus::MetricType::Gauge;
-      sink.add(column.metric_name, column.spec->description, type, label_values, value);
+      sink.add(column.family, label_values, value * column.spec->scale);
     }
   }
   return unreadable;

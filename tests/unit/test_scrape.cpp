@@ -32,8 +32,10 @@ class ScriptedCollector : public Collector {
   bool ok_;
 };
 
-double value_of(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
+double value_of(const ScrapeOrchestrator::Result& result, const std::string& name,
                 const std::string& collector = "") {
+  std::vector<prometheus::MetricFamily> families = *result.collected;
+  families.insert(families.end(), result.own.begin(), result.own.end());
   for (const auto& family : families) {
     if (family.name != name) continue;
     for (const auto& metric : family.metric) {
@@ -89,7 +91,7 @@ TEST_CASE("a slow or failing collector does not stop the others", "[scrape]") {
 TEST_CASE("scrapes that arrive together share one collection", "[scrape]") {
   auto collector = std::make_shared<ScriptedCollector>("db", 300ms, true);
   ScrapeOrchestrator orchestrator({collector}, "1.2.3");
-  std::vector<std::future<std::vector<prometheus::MetricFamily>>> scrapes;
+  std::vector<std::future<ScrapeOrchestrator::Result>> scrapes;
   for (int i = 0; i < 8; ++i) {
     scrapes.push_back(std::async(std::launch::async, [&] { return orchestrator.scrape(5s); }));
     std::this_thread::sleep_for(10ms);
