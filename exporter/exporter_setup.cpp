@@ -44,6 +44,14 @@ std::string dump_effective_catalog(const Options& options) {
 }
 
 std::unique_ptr<Exporter> build_exporter(const Options& options) {
+  if (!options.web_config_file.empty()) {
+    // Serving plain HTTP to someone who asked for TLS or authentication would
+    // expose metrics silently: refuse until web security is implemented.
+    throw UsageError(
+        "--web.config.file " + options.web_config_file +
+        ": TLS and basic authentication are not supported by this version yet; remove the flag to "
+        "serve plain HTTP");
+  }
   if (options.postgres.dsn.empty()) {
     throw UsageError(
         "no PostgreSQL connection configured: set --postgres.dsn, DATA_SOURCE_NAME, or DATA_SOURCE_URI with "
