@@ -349,3 +349,41 @@ TEST_CASE("the exposition is gzip-compressed when the scraper accepts it", "[int
   CHECK_THAT(plain.header("Content-Type"), Catch::StartsWith("text/plain"));
   CHECK(compressed.body.size() < plain.body.size());
 }
+
+TEST_CASE("per-database metrics follow the include and exclude lists", "[integration]") {
+  auto& pg = shared_server();
+  for (const char* name : {"keep_me", "skip_me"}) {
+    ensure_database(pg, name);
+    pg.exec("CREATE TABLE IF NOT EXISTS t (id int)", name);
+  }
+  auto tables_in = [](const Exposition& metrics, const std::string& database) {
+    return metrics.count("pg_stat_user_tables_n_live_tup", {{"datname", database}});
+  };
+
+  {
+    auto args = exporter_args(pg.dsn());
+    args.push_back("--postgres.exclude-databases=skip_me");
+    ExporterProcess exporter(args);
+    auto metrics = scrape_metrics(exporter);
+    CHECK(tables_in(metrics, "keep_me") == 1);
+    CHECK(tables_in(metrics, "skip_me") == 0);
+    // Server-wide views still list every database.
+    CHECK(metrics.value("pg_database_size_bytes", {{"datname", "skip_me"}}) > 0);
+  }
+  {
+    auto args = exporter_args(pg.dsn());
+    args.push_back("--postgres.include-databases=keep_me");
+    ExporterProcess exporter(args);
+    auto metrics = scrape_metrics(exporter);
+    CHECK(tables_in(metrics, "keep_me") == 1);
+    CHECK(tables_in(metrics, "skip_me") == 0);
+  }
+  {
+    // postgres_exporter's variable name works too.
+    ExporterProcess exporter({"--scrape.timeout=3s"},
+                             {{"DATA_SOURCE_NAME", pg.dsn()}, {"PG_EXPORTER_EXCLUDE_DATABASES", "keep_me"}});
+    auto metrics = scrape_metrics(exporter);
+    CHECK(tables_in(metrics, "keep_me") == 0);
+    CHECK(tables_in(metrics, "skip_me") == 1);
+  }
+}
