@@ -201,6 +201,41 @@ std::string conninfo_value(const std::string& value) {
 }
 
 TestPostgres::TestPostgres() : bin_dir_(find_bin_dir()), dir_(make_temp_dir()) {
+  claim_registry_slot();
+  try {
+    start_watchdog();
+    run_checked(as_server_user({bin_dir_ + "/initdb", "-D", data_dir(), "-A", "trust", "-U", "postgres", "-E",
+                                "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"}),
+                "initdb");
+    std::ofstream(data_dir() + "/postgresql.conf", std::ios::app)
+        << "\ninclude_if_exists 'pgscope_test.conf'\n";
+    start_on_free_port();
+  } catch (...) {
+    stop_immediately_and_remove();
+    dismiss_watchdog();
+    throw;
+  }
+}
+
+// The standby's own steps (clone_from, wait_until_streaming) are in
+// test_standby.cpp.
+TestPostgres::TestPostgres(StandbyTag, const TestPostgres& primary, const std::string& slot_name,
+                           const std::string& application_name)
+    : bin_dir_(primary.bin_dir_), dir_(make_temp_dir()), standby_application_name_(application_name) {
+  claim_registry_slot();
+  try {
+    start_watchdog();
+    clone_from(primary, slot_name);
+    start_on_free_port();
+    wait_until_streaming(primary);
+  } catch (...) {
+    stop_immediately_and_remove();
+    dismiss_watchdog();
+    throw;
+  }
+}
+
+void TestPostgres::claim_registry_slot() {
   {
     std::lock_guard<std::mutex> lock(registry().mutex);
     for (int i = 0; i < kSlots && slot_ < 0; ++i) {
@@ -211,31 +246,25 @@ TestPostgres::TestPostgres() : bin_dir_(find_bin_dir()), dir_(make_temp_dir()) {
     }
     registry().live.insert(this);
   }
-  try {
-    if (slot_ < 0) throw std::runtime_error("more than 64 TestPostgres instances at once");
-    start_watchdog();
-    run_checked(as_server_user({bin_dir_ + "/initdb", "-D", data_dir(), "-A", "trust", "-U", "postgres", "-E",
-                                "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"}),
-                "initdb");
-    std::ofstream(data_dir() + "/postgresql.conf", std::ios::app)
-        << "\ninclude_if_exists 'pgscope_test.conf'\n";
-    // The port was free a moment ago; a parallel test may take it first.
-    for (int attempt = 0;; ++attempt) {
-      port_ = free_tcp_port();
-      try {
-        start_once();
-        break;
-      } catch (const std::runtime_error&) {
-        std::string log = log_tail(20);
-        bool port_taken = log.find("could not bind") != std::string::npos ||
-                          log.find("already in use") != std::string::npos;
-        if (!port_taken || attempt == 4) throw;
-      }
-    }
-  } catch (...) {
+  if (slot_ < 0) {
     stop_immediately_and_remove();
-    dismiss_watchdog();
-    throw;
+    throw std::runtime_error("more than 64 TestPostgres instances at once");
+  }
+}
+
+void TestPostgres::start_on_free_port() {
+  // The port was free a moment ago; a parallel test may take it first.
+  for (int attempt = 0;; ++attempt) {
+    port_ = free_tcp_port();
+    try {
+      start_once();
+      return;
+    } catch (const std::runtime_error&) {
+      std::string log = log_tail(20);
+      bool port_taken =
+          log.find("could not bind") != std::string::npos || log.find("already in use") != std::string::npos;
+      if (!port_taken || attempt == 4) throw;
+    }
   }
 }
 

@@ -2,7 +2,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +36,24 @@ class TestPostgres {
   ~TestPostgres();
   TestPostgres(const TestPostgres&) = delete;
   TestPostgres& operator=(const TestPostgres&) = delete;
+
+  // A streaming standby of `primary` (running), in a temporary directory of
+  // its own on a free port, with the same teardown guarantees: pg_basebackup
+  // -R -X stream -c fast as the server user, so primary_conninfo (with
+  // `application_name`) and standby.signal come from pg_basebackup. With a
+  // `slot_name` the standby streams from that physical slot, which is created
+  // on the primary (reserving WAL at once) unless it exists. Returns once the
+  // standby is in recovery, its WAL receiver is streaming and the primary's
+  // pg_stat_replication shows it streaming; throws std::runtime_error with
+  // both servers' logs otherwise.
+  static std::unique_ptr<TestPostgres> standby_of(const TestPostgres& primary, const std::string& slot_name = "",
+                                                  const std::string& application_name = "standby1");
+  bool is_standby() const { return !standby_application_name_.empty(); }
+  // Waits until this standby has replayed everything the primary had written
+  // when called (pg_current_wal_lsn()); throws std::runtime_error at `timeout`.
+  // Replay must not be paused.
+  void wait_for_replay(const TestPostgres& primary,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
   int port() const { return port_; }
   std::string host() const { return "127.0.0.1"; }
@@ -71,6 +91,14 @@ class TestPostgres {
   void stop_immediately_and_remove();
 
  private:
+  struct StandbyTag {};
+  TestPostgres(StandbyTag, const TestPostgres& primary, const std::string& slot_name,
+               const std::string& application_name);
+  void claim_registry_slot();
+  void start_on_free_port();  // start_once() on a free port, retried when another process takes it
+  void clone_from(const TestPostgres& primary, const std::string& slot_name);  // pg_basebackup
+  void wait_until_streaming(const TestPostgres& primary) const;
+
   std::vector<std::string> as_server_user(std::vector<std::string> argv) const;
   std::string run_checked(const std::vector<std::string>& argv, const std::string& what) const;
   void write_settings() const;
@@ -83,6 +111,7 @@ class TestPostgres {
   std::string dir_;
   int port_ = 0;
   std::string extra_config_;
+  std::string standby_application_name_;  // "" for a primary
   pid_t postmaster_pid_ = -1;
   pid_t watchdog_pid_ = -1;
   int watchdog_fd_ = -1;  // write end; closing it without a word means "clean up"
