@@ -124,3 +124,32 @@ TEST_CASE("--help describes the flags and exits 0", "[cli]") {
   CHECK_THAT(result.out, Contains("--postgres.dsn"));
   CHECK_THAT(result.out, Contains("--collector."));
 }
+
+TEST_CASE("an unknown collector is a usage error listing the known ones", "[cli]") {
+  auto result = run_exporter_once({"--postgres.dsn=host=127.0.0.1 port=1", "--collector.stat_databse"});
+  check_usage_error(result);
+  CHECK_THAT(result.err, Contains("stat_databse"));
+  CHECK_THAT(result.err, Contains("stat_database"));
+}
+
+TEST_CASE("no connection configured at all is a usage error saying how to give one", "[cli]") {
+  auto result = run_exporter_once({});
+  check_usage_error(result);
+  CHECK_THAT(result.err, Contains("DATA_SOURCE_NAME"));
+}
+
+TEST_CASE("a malformed DSN is a usage error naming the flag, not the password", "[cli]") {
+  auto result = run_exporter_once({"--postgres.dsn=host=x password=s3cretpw port='unterminated"});
+  check_usage_error(result);
+  CHECK_THAT(result.err, Contains("--postgres.dsn"));
+  CHECK_THAT(result.err, !Contains("s3cretpw"));
+}
+
+TEST_CASE("--dump-catalog prints a catalog that reads back and names every collector", "[cli]") {
+  auto result = run_exporter_once({"--dump-catalog"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.out, Contains("pg_stat_database:"));
+  CHECK_THAT(result.out, Contains("collector: stat_user_tables"));
+  CHECK_THAT(result.out, Contains("{{table_limit}}"));
+}
