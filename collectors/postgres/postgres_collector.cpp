@@ -195,6 +195,17 @@ void PostgresCollector::run_database(const std::string& database, bool with_clus
                                      std::vector<EntryOutcome>& outcomes) {
   const bool with_database_entries = wanted_database(database);
   PgConnection& connection = database == server.current_database ? *main_ : connection_for(database);
+  // One connection attempt per database and scrape: a database that refuses
+  // us (CONNECT revoked, too many connections) fails its entries at once
+  // rather than being dialled again for each of them, and is logged once.
+  std::string unreachable;
+  try {
+    connection.ensure_connected(deadline);
+    note_state("connection to database \"" + database + "\"", "");
+  } catch (const PgError& error) {
+    unreachable = one_line(scrub(error.what()));
+    note_state("connection to database \"" + database + "\"", unreachable);
+  }
   for (const CatalogEntry* entry : active_entries_) {
     if (entry->scope == Scope::Cluster ? !with_cluster_entries : !with_database_entries) continue;
     if ((entry->primary_only && server.in_recovery) || (entry->replica_only && !server.in_recovery)) continue;
@@ -202,7 +213,9 @@ void PostgresCollector::run_database(const std::string& database, bool with_clus
     if (branch == nullptr) continue;
     const auto start = Clock::now();
     bool ok = false;
-    if (deadline.expired()) {
+    if (!unreachable.empty()) {
+      ok = false;
+    } else if (deadline.expired()) {
       note_state("query " + entry->name + " in database \"" + database + "\"",
                  "scrape deadline reached first");
     } else {
