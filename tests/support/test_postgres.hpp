@@ -46,7 +46,8 @@ class TestPostgres {
   // standby is in recovery, its WAL receiver is streaming and the primary's
   // pg_stat_replication shows it streaming; throws std::runtime_error with
   // both servers' logs otherwise.
-  static std::unique_ptr<TestPostgres> standby_of(const TestPostgres& primary, const std::string& slot_name = "",
+  static std::unique_ptr<TestPostgres> standby_of(const TestPostgres& primary,
+                                                  const std::string& slot_name = "",
                                                   const std::string& application_name = "standby1");
   bool is_standby() const { return !standby_application_name_.empty(); }
   // Waits until this standby has replayed everything the primary had written
