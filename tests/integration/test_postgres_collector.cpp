@@ -387,3 +387,28 @@ TEST_CASE("per-database metrics follow the include and exclude lists", "[integra
     CHECK(tables_in(metrics, "skip_me") == 1);
   }
 }
+
+TEST_CASE("pg_settings shows the server's settings, not the exporter's own session's", "[integration]") {
+  auto& pg = shared_server();
+  pg.exec("ALTER SYSTEM SET statement_timeout = '42s'");
+  pg.exec("ALTER SYSTEM SET work_mem = '8MB'");
+  pg.reload();
+  Finally reset{[&] {
+    pg.exec("ALTER SYSTEM RESET statement_timeout");
+    pg.exec("ALTER SYSTEM RESET work_mem");
+    pg.reload();
+  }};
+  // The exporter's sessions run with statement_timeout 3s and lock_timeout 1s.
+  auto args = exporter_args(pg.dsn());
+  args.push_back("--postgres.statement-timeout=3s");
+  ExporterProcess exporter(args);
+  auto metrics = scrape_metrics(exporter);
+  CHECK(metrics.value("pg_settings_statement_timeout_seconds") == 42.0);
+  CHECK(metrics.value("pg_settings_lock_timeout_seconds") == 0.0);
+  CHECK(metrics.value("pg_settings_default_transaction_read_only") == 0.0);
+  CHECK(metrics.value("pg_settings_work_mem_bytes") == 8.0 * 1024 * 1024);
+  CHECK(metrics.value("pg_settings_shared_buffers_bytes") ==
+        std::stod(
+            pg.query_value("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'")));
+  CHECK(metrics.value("pg_settings_fsync").has_value());
+}
