@@ -29,6 +29,13 @@ const FixedMetric kFixedMetrics[] = {
      "Whether a collector succeeded in the last scrape."},
     {"pgscope_exporter_scrapes_total", "counter", "", "Scrapes answered since the exporter started."},
     {"pgscope_exporter_build_info", "gauge", "version", "pgscope-exporter's version; always 1."},
+    {"process_cpu_seconds_total", "counter", "", "CPU time of the exporter process (user and system)."},
+    {"process_resident_memory_bytes", "gauge", "", "Resident memory of the exporter process."},
+    {"process_virtual_memory_bytes", "gauge", "", "Virtual memory of the exporter process."},
+    {"process_threads", "gauge", "", "Threads of the exporter process."},
+    {"process_open_fds", "gauge", "", "Open file descriptors of the exporter process."},
+    {"process_max_fds", "gauge", "", "The exporter process's limit on open file descriptors."},
+    {"process_start_time_seconds", "gauge", "", "When the exporter process started, in Unix time."},
 };
 
 std::string versions_of(const CatalogEntry& entry) {

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "exporter/process_metrics.hpp"
+
 namespace pgscope {
 
 std::chrono::milliseconds scrape_budget(std::chrono::milliseconds configured,
@@ -172,6 +174,7 @@ ScrapeOrchestrator::Result ScrapeOrchestrator::scrape(std::chrono::milliseconds 
               scrapes_total_.load());
   own.gauge("pgscope_exporter_build_info", "pgscope-exporter's version; always 1.", {{"version", version_}},
             1);
+  add_process_metrics(own);
   result.own = own.take();
   return result;
 }
