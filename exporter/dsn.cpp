@@ -263,6 +263,19 @@ std::string env_value(const Environment& env, const std::string& name) {
 std::string normalize(const std::string& text, const std::string& where, const std::string& user,
                       const std::string& password, const std::vector<std::string>& extra_secrets,
                       bool localhost_by_default = false) {
+  if (is_uri(text)) {
+    // libpq splits a URI at the first '@', so an unencoded '@' in the password
+    // turns the rest of the password into the host name, which then shows in
+    // logs, error labels and DNS queries.
+    const auto authority_end = text.find_first_of("/?", text.find("://") + 3);
+    const auto authority = text.substr(0, authority_end);
+    if (std::count(authority.begin(), authority.end(), '@') > 1) {
+      throw UsageError(
+          where +
+          ": the URI has more than one '@' before the host; write an '@' inside the user name or "
+          "password as %40");
+    }
+  }
   std::string error;
   Conninfo parsed = parse_conninfo(text, &error);
   if (!parsed) {

@@ -67,6 +67,15 @@ std::unique_ptr<Exporter> build_exporter(const Options& options) {
   config.exclude_databases = options.postgres.exclude_databases;
   config.placeholders = {{"table_limit", options.postgres.table_limit},
                          {"statement_limit", options.postgres.statement_limit}};
+  // PostgreSQL takes at most INT_MAX ms, and idle_in_transaction_session_timeout
+  // is set to twice the statement timeout.
+  constexpr long kMaxTimeoutMs = 24L * 3600 * 1000;
+  if (options.postgres.statement_timeout.count() > kMaxTimeoutMs) {
+    throw UsageError("--postgres.statement-timeout: at most 24h (a scrape never needs more)");
+  }
+  if (options.postgres.lock_timeout.count() > kMaxTimeoutMs) {
+    throw UsageError("--postgres.lock-timeout: at most 24h (a scrape never needs more)");
+  }
   config.session.statement_timeout_ms = static_cast<int>(options.postgres.statement_timeout.count());
   config.session.lock_timeout_ms = static_cast<int>(options.postgres.lock_timeout.count());
 

@@ -16,6 +16,7 @@ class Exporter {
  public:
   explicit Exporter(const Options& options, std::unique_ptr<ScrapeOrchestrator> orchestrator);
   void add_routes(HttpServer& server);
+  void shutdown() { orchestrator_->shutdown(); }
 
  private:
   HttpResponse metrics(const HttpRequest& request);

@@ -23,8 +23,13 @@
 namespace pgscope {
 namespace {
 
-constexpr std::size_t kWorkerThreads = 8;
-constexpr time_t kReadTimeoutSeconds = 10;
+// cpp-httplib 0.11 gives each connection a pool thread for as long as the
+// client keeps sending, and bounds only each read, not the whole request: a
+// few slow clients could hold every thread and starve /metrics and /healthz.
+// Idle threads cost a little memory, so the pool is sized well past what
+// Prometheus replicas and probes need, and reads time out sooner.
+constexpr std::size_t kWorkerThreads = 32;
+constexpr time_t kReadTimeoutSeconds = 5;
 constexpr time_t kWriteTimeoutSeconds = 60;
 constexpr time_t kKeepAliveTimeoutSeconds = 5;
 constexpr std::size_t kKeepAliveMaxRequests = 100;

@@ -2,7 +2,10 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -62,21 +65,32 @@ int main(int argc, char** argv) {
     spdlog::error("cannot listen: {}", error.what());
     return 1;
   }
+  std::atomic<bool> serving_done{false};
   std::thread signal_watcher([&] {
     int received = 0;
     sigwait(&signals, &received);
-    spdlog::info("received signal {}, shutting down", received);
+    if (serving_done) return;  // woken by main after serve() ended on its own
+    spdlog::info("received signal {}, shutting down (a second signal stops at once)", received);
+    exporter->shutdown();
     server.stop();
+    sigwait(&signals, &received);
+    if (serving_done) return;
+    spdlog::warn("received signal {} again, stopping now", received);
+    spdlog::shutdown();
+    std::_Exit(1);
   });
   spdlog::info("pgscope-exporter {} listening on {} (metrics at {})", PGSCOPE_VERSION, options.listen_address,
                options.telemetry_path);
   server.serve();
-  if (signal_watcher.joinable()) {
-    // serve() can also end on its own (e.g. the socket failed): wake the watcher.
-    pthread_kill(signal_watcher.native_handle(), SIGTERM);
-    signal_watcher.join();
-  }
+  serving_done = true;
+  pthread_kill(signal_watcher.native_handle(), SIGTERM);
+  signal_watcher.join();
+  // Closes the connections of idle collectors cleanly. A collector still
+  // stuck in a call (a DNS lookup libpq cannot bound) keeps its thread:
+  // _Exit below ends it without running static destructors under its feet.
   exporter.reset();
   spdlog::info("stopped");
-  return 0;
+  spdlog::shutdown();
+  std::fflush(nullptr);
+  std::_Exit(0);
 }

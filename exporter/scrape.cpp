@@ -16,6 +16,9 @@ std::chrono::milliseconds scrape_budget(std::chrono::milliseconds configured,
   char* end = nullptr;
   const double seconds = std::strtod(header_value.c_str(), &end);
   if (end == header_value.c_str() || !(seconds > 0)) return configured;
+  // Anything beyond the configured timeout changes nothing; clamping first
+  // also keeps 1e30 or inf out of the integer conversion below.
+  if (seconds * 1000 >= static_cast<double>(configured.count())) return configured;
   // Leave room to serialize and send: half a second, or a tenth of a short timeout.
   const double margin = std::min(0.5, seconds / 10);
   const auto from_header = std::chrono::milliseconds(static_cast<long>((seconds - margin) * 1000));
@@ -42,6 +45,7 @@ struct ScrapeOrchestrator::Collection {
   std::vector<std::string> answered;  // collectors whose results are in `sink`
   bool finalized = false;
   std::shared_ptr<const std::vector<prometheus::MetricFamily>> families;
+  Clock::time_point started = Clock::now();
   Collection(Deadline d, std::chrono::milliseconds b) : deadline(d), budget(b) {}
 };
 
@@ -115,24 +119,37 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
   return collection;
 }
 
-void ScrapeOrchestrator::finalize(Collection& collection) {
-  if (collection.finalized) return;
+void ScrapeOrchestrator::describe_missing(const Collection& collection, MetricSink& sink,
+                                          std::vector<CollectorStatus>& statuses) const {
+  const double waited = std::chrono::duration<double>(Clock::now() - collection.started).count();
   for (const auto& worker : workers_) {
     const auto& name = worker->collector->name();
     if (std::find(collection.answered.begin(), collection.answered.end(), name) !=
         collection.answered.end()) {
       continue;
     }
-    spdlog::warn("{}: no answer within the scrape deadline of {} ms", name, collection.budget.count());
-    worker->collector->describe_unavailable(collection.sink);
-    collection.statuses.push_back({name, std::chrono::duration<double>(collection.budget).count(), false});
+    spdlog::warn("{}: no answer within the scrape deadline", name);
+    worker->collector->describe_unavailable(sink);
+    statuses.push_back({name, waited, false});
   }
+}
+
+void ScrapeOrchestrator::finalize(Collection& collection) {
+  if (collection.finalized) return;
+  describe_missing(collection, collection.sink, collection.statuses);
   collection.families = std::make_shared<const std::vector<prometheus::MetricFamily>>(collection.sink.take());
   collection.finalized = true;
 }
 
+void ScrapeOrchestrator::shutdown() {
+  stopping_ = true;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (in_flight_) in_flight_->done_signal.notify_all();
+}
+
 ScrapeOrchestrator::Result ScrapeOrchestrator::scrape(std::chrono::milliseconds budget) {
-  scrapes_total_ = scrapes_total_ + 1;
+  ++scrapes_total_;
+  const Deadline own_deadline = Deadline::after(budget);
   std::shared_ptr<Collection> collection;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -152,11 +169,20 @@ ScrapeOrchestrator::Result ScrapeOrchestrator::scrape(std::chrono::milliseconds 
   std::vector<CollectorStatus> statuses;
   {
     std::unique_lock<std::mutex> lock(collection->mutex);
-    collection->done_signal.wait_until(lock, collection->deadline.at(),
-                                       [&] { return collection->pending == 0; });
-    finalize(*collection);
-    result.collected = collection->families;
-    statuses = collection->statuses;
+    // A scrape that joined a collection started by a scrape with a longer
+    // timeout answers by its own deadline, from what has arrived by then.
+    const auto until = std::min(own_deadline.at(), collection->deadline.at());
+    collection->done_signal.wait_until(lock, until, [&] { return collection->pending == 0 || stopping_; });
+    if (collection->finalized || collection->pending == 0 || Clock::now() >= collection->deadline.at()) {
+      finalize(*collection);
+      result.collected = collection->families;
+      statuses = collection->statuses;
+    } else {
+      MetricSink partial = collection->sink;
+      statuses = collection->statuses;
+      describe_missing(*collection, partial, statuses);
+      result.collected = std::make_shared<const std::vector<prometheus::MetricFamily>>(partial.take());
+    }
   }
 
   MetricSink own;
@@ -171,7 +197,7 @@ ScrapeOrchestrator::Result ScrapeOrchestrator::scrape(std::chrono::milliseconds 
     own.add(success, {{"collector", status.name}}, status.success ? 1 : 0);
   }
   own.counter("pgscope_exporter_scrapes_total", "Scrapes answered since the exporter started.", {},
-              scrapes_total_.load());
+              static_cast<double>(scrapes_total_.load()));
   own.gauge("pgscope_exporter_build_info", "pgscope-exporter's version; always 1.", {{"version", version_}},
             1);
   add_process_metrics(own);

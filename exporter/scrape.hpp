@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,15 +43,24 @@ class ScrapeOrchestrator {
   };
   Result scrape(std::chrono::milliseconds budget);
 
+  // Wakes scrapes waiting for collectors so that shutdown does not wait for
+  // a frozen source; they answer with what they have.
+  void shutdown();
+
  private:
   struct Collection;
   struct Worker;
   std::shared_ptr<Collection> collect(Deadline deadline);
   void finalize(Collection& collection);  // with collection.mutex held
+  // Reports collectors that have not answered: failed, with their own
+  // description of being unavailable (pg_up 0). With collection.mutex held.
+  void describe_missing(const Collection& collection, MetricSink& sink,
+                        std::vector<CollectorStatus>& statuses) const;
 
   std::vector<std::shared_ptr<Worker>> workers_;
   std::string version_;
-  std::atomic<double> scrapes_total_{0};
+  std::atomic<std::uint64_t> scrapes_total_{0};
+  std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::shared_ptr<Collection> in_flight_;
 };

@@ -128,7 +128,13 @@ void PgConnection::ensure_connected(const Deadline& deadline) {
                       "; SET default_transaction_read_only = on; SET idle_in_transaction_session_timeout = " +
                       std::to_string(settings_.statement_timeout_ms * 2) + ";";
   if (PQserverVersion(conn_) >= 140000) setup += " SET client_connection_check_interval = 1000;";
-  query(setup, deadline);
+  try {
+    query(setup, deadline);
+  } catch (const PgError&) {
+    // A session without its limits must not be used: the next call dials again.
+    close();
+    throw;
+  }
 }
 
 PgResult PgConnection::query(const std::string& sql, const Deadline& deadline) {

@@ -241,8 +241,19 @@ bool PostgresCollector::collect(const Deadline& deadline, MetricSink& sink,
     server.current_database = info.value(0, 3);
     const bool per_database = std::any_of(active_entries_.begin(), active_entries_.end(),
                                           [](const CatalogEntry* e) { return e->scope == Scope::Database; });
-    if (per_database) databases = discover_databases(*main_, deadline);
+    if (per_database) {
+      // Discovery failing (pg_database locked by DDL, say) is not the server
+      // being down: keep the databases found last time and say why.
+      try {
+        known_databases_ = discover_databases(*main_, deadline);
+        note_state("database discovery", "");
+      } catch (const PgError& error) {
+        note_state("database discovery", one_line(scrub(error.what())));
+      }
+      databases = known_databases_;
+    }
   } catch (const PgError& error) {
+    server.version = 0;
     record_error(error);
     sink.gauge("pg_up", kUpHelp, {}, 0);
   }

@@ -74,6 +74,7 @@ class PostgresCollector : public Collector {
   std::mutex connections_mutex_;
   std::map<std::string, std::unique_ptr<PgConnection>> connections_;
   std::unique_ptr<PgConnection> main_;
+  std::vector<std::string> known_databases_;  // from the last successful discovery
 
   std::mutex state_mutex_;  // guards the members below, shared by database workers
   std::map<std::string, Cached> cache_;

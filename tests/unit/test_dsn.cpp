@@ -244,3 +244,18 @@ TEST_CASE("dsn: scrub_secret", "[dsn]") {
   const std::string resolved = resolve_dsn("", {{"POSTGRES_USER", "u"}, {"POSTGRES_PASSWORD", kSpecial}});
   CHECK(scrub_secret("FATAL: " + kSpecial + " rejected", resolved) == "FATAL: xxxxx rejected");
 }
+
+TEST_CASE("a URI with an unencoded '@' in the password is refused without echoing it", "[dsn]") {
+  try {
+    pgscope::resolve_dsn("postgresql://postgres:sec@ret99@db.example:5432/postgres", {});
+    FAIL("accepted");
+  } catch (const pgscope::UsageError& error) {
+    const std::string message = error.what();
+    CHECK_THAT(message, Catch::Contains("%40"));
+    CHECK_THAT(message, !Catch::Contains("ret99"));
+    CHECK_THAT(message, !Catch::Contains("sec"));
+  }
+  // Encoded, it works and the whole password survives.
+  CHECK_THAT(pgscope::resolve_dsn("postgresql://postgres:sec%40ret99@db.example:5432/postgres", {}),
+             Catch::Contains("sec@ret99"));
+}

@@ -101,3 +101,33 @@ TEST_CASE("scrapes that arrive together share one collection", "[scrape]") {
   orchestrator.scrape(5s);
   CHECK(collector->runs == 2);
 }
+
+TEST_CASE("a scrape joining a longer collection still answers by its own deadline", "[scrape]") {
+  auto slow = std::make_shared<ScriptedCollector>("slow", 1000ms, true);
+  auto fast = std::make_shared<ScriptedCollector>("fast", 0ms, true);
+  ScrapeOrchestrator orchestrator({slow, fast}, "1.2.3");
+  auto patient = std::async(std::launch::async, [&] { return orchestrator.scrape(5s); });
+  std::this_thread::sleep_for(50ms);
+  const auto start = Clock::now();
+  auto hurried = orchestrator.scrape(300ms);
+  CHECK(Clock::now() - start < 600ms);
+  CHECK(value_of(hurried, "fast_value") == 1);
+  CHECK(value_of(hurried, "pgscope_exporter_collector_success", "slow") == 0);
+  // The first scrape still gets the whole collection, and nothing ran twice.
+  auto complete = patient.get();
+  CHECK(value_of(complete, "slow_value") == 1);
+  CHECK(value_of(complete, "pgscope_exporter_collector_success", "slow") == 1);
+  CHECK(slow->runs == 1);
+}
+
+TEST_CASE("shutdown wakes scrapes waiting for a frozen collector", "[scrape]") {
+  auto frozen = std::make_shared<ScriptedCollector>("frozen", 2000ms, true);
+  ScrapeOrchestrator orchestrator({frozen}, "1.2.3");
+  auto waiting = std::async(std::launch::async, [&] { return orchestrator.scrape(10s); });
+  std::this_thread::sleep_for(100ms);
+  const auto start = Clock::now();
+  orchestrator.shutdown();
+  auto result = waiting.get();
+  CHECK(Clock::now() - start < 500ms);
+  CHECK(value_of(result, "pgscope_exporter_collector_success", "frozen") == 0);
+}
