@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "support/exporter_process.hpp"
+#include "support/finally.hpp"
 #include "support/prom_text.hpp"
 #include "support/test_postgres.hpp"
 
@@ -61,17 +62,6 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   }
   return true;
 }
-
-// Runs `cleanup` at scope exit, also when an assertion throws.
-struct Finally {
-  std::function<void()> cleanup;
-  ~Finally() {
-    try {
-      cleanup();
-    } catch (const std::exception&) {
-    }
-  }
-};
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/exporter_process.hpp"
+#include "support/finally.hpp"
 #include "support/prom_text.hpp"
 #include "support/test_postgres.hpp"
 
@@ -121,17 +122,6 @@ void wait_for_receive(const TestPostgres& primary, const TestPostgres& standby) 
       },
       std::chrono::seconds(10)));
 }
-
-// Runs `cleanup` at scope exit, also when an assertion throws.
-struct Finally {
-  std::function<void()> cleanup;
-  ~Finally() {
-    try {
-      cleanup();
-    } catch (const std::exception&) {
-    }
-  }
-};
 
 // The standby's entry in the primary's pg_stat_replication.
 const std::string kWalSender =
