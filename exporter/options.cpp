@@ -96,6 +96,19 @@ const std::vector<Setting>& settings() {
       {"postgres.dsn", nullptr, "postgres.dsn", Kind::kString, "DSN",
        "PostgreSQL connection string (URI or key=value); see \"Connection string\" below.", true, no_check,
        FIELD(postgres.dsn, S)},
+      {"patroni.url", nullptr, "patroni.url", Kind::kString, "URL",
+       "Patroni REST API of this member, e.g. http://localhost:8008 (off when not given).", true,
+       [](const Value& v) -> S {
+         const auto& url = std::get<S>(v);
+         return url.empty() || url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0
+                    ? ""
+                    : "must start with http:// or https:// (e.g. http://localhost:8008)";
+       },
+       FIELD(patroni_url, S)},
+      {"pgbouncer.dsn", nullptr, "pgbouncer.dsn", Kind::kString, "DSN",
+       "pgBouncer admin console, e.g. host=localhost port=6432 dbname=pgbouncer user=pooler (off when not "
+       "given).",
+       true, no_check, FIELD(pgbouncer_dsn, S)},
       {"scrape.timeout", nullptr, "scrape.timeout", Kind::kDuration, "DURATION",
        "Maximum time for one scrape; collectors still running then are abandoned.", true, positive_duration,
        FIELD(scrape_timeout, Millis)},
@@ -146,7 +159,8 @@ const std::vector<Setting>& settings() {
 #undef FIELD
 
 const char* const kIgnoredTopLevel[] = {"queries", "auth_modules"};  // read by later features
-const char* const kTopLevel[] = {"web", "scrape", "log", "collectors", "postgres", "queries", "auth_modules"};
+const char* const kTopLevel[] = {"web",     "scrape",    "log",     "collectors",  "postgres",
+                                 "patroni", "pgbouncer", "queries", "auth_modules"};
 const char* const kDsnOverridingEnv[] = {"DATA_SOURCE_NAME", "DATA_SOURCE_URI", "DATA_SOURCE_URI_FILE"};
 
 std::string env_name(const std::string& flag) {

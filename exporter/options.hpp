@@ -38,6 +38,8 @@ struct Options {
   // --collector.NAME / --no-collector.NAME, from flags, env or config file.
   std::map<std::string, bool> collectors;
   PostgresOptions postgres;
+  std::string patroni_url;    // Patroni REST API; empty: no Patroni collector
+  std::string pgbouncer_dsn;  // pgBouncer admin console; empty: no pgBouncer collector (may hold a password)
   bool show_version = false;
   bool show_help = false;
   bool dump_catalog = false;

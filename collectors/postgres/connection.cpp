@@ -120,6 +120,7 @@ void PgConnection::ensure_connected(const Deadline& deadline) {
   if (PQsetnonblocking(conn_, 1) != 0) {
     fail_and_close(PgErrorKind::Connection, trim_message(PQerrorMessage(conn_)));
   }
+  if (!settings_.configure_session) return;
   // Read-only and bounded: the exporter must never hold locks or run long,
   // and client_connection_check_interval (14+) ends our queries when we drop
   // a connection after a deadline.

@@ -49,6 +49,9 @@ class PgResult {
 struct SessionSettings {
   int statement_timeout_ms = 5000;
   int lock_timeout_ms = 1000;
+  // Off for pgBouncer's admin console, which takes SET as a change of its
+  // own configuration and knows none of these settings.
+  bool configure_session = true;
 };
 
 // One long-lived connection to one database. Connecting and querying never
