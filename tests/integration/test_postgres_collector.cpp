@@ -10,10 +10,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/docs_check.hpp"
 #include "support/exporter_process.hpp"
 #include "support/finally.hpp"
 #include "support/prom_text.hpp"
@@ -401,4 +404,25 @@ TEST_CASE("pg_settings shows the server's settings, not the exporter's own sessi
         std::stod(
             pg.query_value("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'")));
   CHECK(metrics.value("pg_settings_fsync").has_value());
+}
+
+TEST_CASE("every family the exporter emits is described in docs/metrics.md", "[integration][docs]") {
+  auto& pg = shared_server();
+  pg.exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  auto args = exporter_args(pg.dsn());
+  // Every collector on, the ones off by default included.
+  auto catalog = run_exporter_once({"--dump-catalog"});
+  REQUIRE(catalog.exit_code == 0);
+  std::istringstream lines(catalog.out);
+  std::set<std::string> collectors;
+  for (std::string line; std::getline(lines, line);) {
+    const std::string key = "  collector: ";
+    if (line.rfind(key, 0) == 0) collectors.insert(line.substr(key.size()));
+  }
+  for (const auto& collector : collectors) args.push_back("--collector." + collector);
+  ExporterProcess exporter(args);
+  auto metrics = scrape_metrics(exporter);
+  const auto missing = undocumented_families(metrics);
+  INFO("not in docs/metrics.md: " << Catch::Detail::stringify(missing));
+  CHECK(missing.empty());
 }
