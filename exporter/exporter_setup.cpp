@@ -5,6 +5,8 @@
 #include "exporter/dsn.hpp"
 #include "exporter/exposition.hpp"
 #include "exporter/landing_page.hpp"
+#include "patroni/patroni_collector.hpp"
+#include "pgbouncer/pgbouncer_collector.hpp"
 #include "postgres/postgres_collector.hpp"
 
 namespace pgscope {
@@ -43,20 +45,20 @@ std::string dump_effective_catalog(const Options& options) {
   return dump_catalog(load_catalog());
 }
 
-std::unique_ptr<Exporter> build_exporter(const Options& options) {
-  if (!options.web_config_file.empty()) {
-    // Serving plain HTTP to someone who asked for TLS or authentication would
-    // expose metrics silently: refuse until web security is implemented.
-    throw UsageError(
-        "--web.config.file " + options.web_config_file +
-        ": TLS and basic authentication are not supported by this version yet; remove the flag to "
-        "serve plain HTTP");
+namespace {
+
+// http://user:password@host:8008 -> http://xxxxx@host:8008, for the log.
+std::string redact_url(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto at = url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+  const auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  if (scheme == std::string::npos || at == std::string::npos || (slash != std::string::npos && slash < at)) {
+    return url;
   }
-  if (options.postgres.dsn.empty()) {
-    throw UsageError(
-        "no PostgreSQL connection configured: set --postgres.dsn, DATA_SOURCE_NAME, or DATA_SOURCE_URI with "
-        "DATA_SOURCE_USER and DATA_SOURCE_PASS");
-  }
+  return url.substr(0, scheme + 3) + "xxxxx" + url.substr(at);
+}
+
+CollectorPtr make_postgres_collector(const Options& options) {
   PostgresCollectorConfig config;
   config.dsn = options.postgres.dsn;
   config.catalog = load_catalog();
@@ -78,14 +80,56 @@ std::unique_ptr<Exporter> build_exporter(const Options& options) {
   }
   config.session.statement_timeout_ms = static_cast<int>(options.postgres.statement_timeout.count());
   config.session.lock_timeout_ms = static_cast<int>(options.postgres.lock_timeout.count());
-
-  std::vector<CollectorPtr> collectors;
   try {
-    collectors.push_back(std::make_shared<PostgresCollector>(std::move(config)));
+    auto collector = std::make_shared<PostgresCollector>(std::move(config));
+    spdlog::info("scraping PostgreSQL at {}", redact_dsn(options.postgres.dsn));
+    return collector;
   } catch (const PgError& error) {
     throw UsageError("--postgres.dsn: " + scrub_secret(error.what(), options.postgres.dsn));
   }
-  spdlog::info("scraping PostgreSQL at {}", redact_dsn(options.postgres.dsn));
+}
+
+CollectorPtr make_pgbouncer_collector(const Options& options) {
+  try {
+    parse_conninfo(options.pgbouncer_dsn);
+  } catch (const PgError& error) {
+    throw UsageError("--pgbouncer.dsn: " + scrub_secret(error.what(), options.pgbouncer_dsn));
+  }
+  spdlog::info("scraping pgBouncer at {}", redact_dsn(options.pgbouncer_dsn));
+  return std::make_shared<PgBouncerCollector>(PgBouncerCollectorConfig{options.pgbouncer_dsn});
+}
+
+}  // namespace
+
+std::unique_ptr<Exporter> build_exporter(const Options& options) {
+  if (!options.web_config_file.empty()) {
+    // Serving plain HTTP to someone who asked for TLS or authentication would
+    // expose metrics silently: refuse until web security is implemented.
+    throw UsageError(
+        "--web.config.file " + options.web_config_file +
+        ": TLS and basic authentication are not supported by this version yet; remove the flag to "
+        "serve plain HTTP");
+  }
+  const bool other_sources = !options.patroni_url.empty() || !options.pgbouncer_dsn.empty();
+  if (options.postgres.dsn.empty() && !other_sources) {
+    throw UsageError(
+        "no PostgreSQL connection configured: set --postgres.dsn, DATA_SOURCE_NAME, or DATA_SOURCE_URI with "
+        "DATA_SOURCE_USER and DATA_SOURCE_PASS (or --pgbouncer.dsn / --patroni.url for those sources alone)");
+  }
+  std::vector<CollectorPtr> collectors;
+  if (!options.postgres.dsn.empty()) {
+    collectors.push_back(make_postgres_collector(options));
+  } else {
+    // Catalog switches are still validated, so a typo is not silently ignored.
+    collector_switches(load_catalog(), options);
+  }
+  if (!options.patroni_url.empty()) {
+    PatroniCollectorConfig config;
+    config.url = options.patroni_url;
+    collectors.push_back(std::make_shared<PatroniCollector>(config));
+    spdlog::info("scraping Patroni at {}", redact_url(options.patroni_url));
+  }
+  if (!options.pgbouncer_dsn.empty()) collectors.push_back(make_pgbouncer_collector(options));
   return std::make_unique<Exporter>(options,
                                     std::make_unique<ScrapeOrchestrator>(collectors, PGSCOPE_VERSION));
 }

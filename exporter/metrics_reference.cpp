@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include "pgbouncer/pgbouncer_metrics.hpp"
+
 namespace pgscope {
 namespace {
 
@@ -68,6 +70,41 @@ std::string escape_cell(std::string text) {
   return out;
 }
 
+const char* type_name(prometheus::MetricType type) {
+  return type == prometheus::MetricType::Counter ? "counter" : "gauge";
+}
+
+// From the collector's own tables, so the reference cannot drift from it.
+std::string pgbouncer_reference() {
+  std::ostringstream out;
+  out << "\n## pgBouncer (`--pgbouncer.dsn`, the admin console)\n\n"
+      << "Names as prometheus-community pgbouncer_exporter v0.11 documents them. Its v0.12 renamed every "
+      << "`pgbouncer_stats_X` to `pgbouncer_stats_totals_X` (same labels and units): a dashboard built for "
+         "v0.12 "
+      << "maps back with a relabel rule on `__name__`, regex `pgbouncer_stats_(.*)`, replacement "
+      << "`pgbouncer_stats_totals_$1`.\n\n"
+      << "| metric | type | labels | source | description |\n|---|---|---|---|---|\n"
+      << "| `pgbouncer_up` | gauge |  |  | Whether the last scrape could reach the admin console (1) or not "
+         "(0). |\n"
+      << "| `" << kPgBouncerVersionMetric << "` | gauge | version | SHOW VERSION | " << kPgBouncerVersionHelp
+      << " |\n";
+  for (const auto& table : pgbouncer_show_tables()) {
+    std::string labels;
+    for (const char* label : table.labels) labels += (labels.empty() ? "" : ", ") + std::string(label);
+    for (const auto& column : table.columns) {
+      out << "| `" << column.metric << "` | " << type_name(column.type) << " | " << labels << " | "
+          << table.command << " | " << escape_cell(column.help) << " |\n";
+    }
+  }
+  for (const auto& table : pgbouncer_keyed_tables()) {
+    for (const auto& metric : table.metrics) {
+      out << "| `" << metric.metric << "` | gauge |  | " << table.command << " | " << escape_cell(metric.help)
+          << " |\n";
+    }
+  }
+  return out.str();
+}
+
 }  // namespace
 
 std::string metrics_reference_markdown(const Catalog& catalog) {
@@ -84,6 +121,7 @@ std::string metrics_reference_markdown(const Catalog& catalog) {
     out << "| `" << metric.name << "` | " << metric.type << " | " << metric.labels << " | " << metric.help
         << " |\n";
   }
+  out << pgbouncer_reference();
   for (const auto& [collector, enabled] : catalog.collectors()) {
     out << "\n## Collector `" << collector << "` (" << (enabled ? "on" : "off") << " by default: `--"
         << (enabled ? "no-" : "") << "collector." << collector << "` to turn it " << (enabled ? "off" : "on")

@@ -153,3 +153,24 @@ TEST_CASE("--dump-catalog prints a catalog that reads back and names every colle
   CHECK_THAT(result.out, Contains("collector: stat_user_tables"));
   CHECK_THAT(result.out, Contains("{{table_limit}}"));
 }
+
+TEST_CASE("Patroni credentials in --patroni.url reach neither the log nor the metrics", "[cli]") {
+  pgscope::test::ExporterProcess exporter({"--patroni.url=http://admin:s3cretpw@127.0.0.1:1"});
+  auto result = exporter.scrape();
+  REQUIRE(result.status == 200);
+  CHECK_THAT(result.body, Contains("patroni_up 0"));
+  CHECK_THAT(result.body, !Contains("s3cretpw"));
+  exporter.stop();
+  CHECK_THAT(exporter.log(), Contains("scraping Patroni at http://xxxxx@127.0.0.1:1"));
+  CHECK_THAT(exporter.log(), !Contains("s3cretpw"));
+}
+
+TEST_CASE("a bad --patroni.url or --pgbouncer.dsn is a usage error", "[cli]") {
+  auto url = run_exporter_once({"--patroni.url=localhost:8008"});
+  check_usage_error(url);
+  CHECK_THAT(url.err, Contains("--patroni.url"));
+  auto dsn = run_exporter_once({"--pgbouncer.dsn=host=x password=s3cretpw port='open"});
+  check_usage_error(dsn);
+  CHECK_THAT(dsn.err, Contains("--pgbouncer.dsn"));
+  CHECK_THAT(dsn.err, !Contains("s3cretpw"));
+}
