@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "patroni/patroni_metrics.hpp"
 #include "pgbouncer/pgbouncer_metrics.hpp"
 
 namespace pgscope {
@@ -105,6 +106,47 @@ std::string pgbouncer_reference() {
   return out.str();
 }
 
+// Runs the Patroni emitters on a member that has every field set, so the
+// reference lists exactly what the collector writes.
+std::string patroni_reference() {
+  patroni::Status status;
+  status.scope = "s";
+  status.name = "n";
+  status.version_number = 40100;
+  status.server_version = 150000;
+  status.state = "running";
+  status.role = "replica";
+  patroni::Cluster cluster;
+  cluster.members.push_back({"n", "replica", "streaming", 1.0, 0.0});
+  patroni::History history;
+  history.entries = 1;
+  history.last_switch = 1.0;
+  MetricSink sink;
+  sink.gauge("patroni_up", "Whether the last scrape could read Patroni's REST API (1) or not (0).", {}, 1);
+  patroni::emit_status(status, sink);
+  patroni::emit_cluster(status.scope, cluster, sink);
+  patroni::emit_history(status.scope, history, sink);
+  std::ostringstream out;
+  out << "\n## Patroni (`--patroni.url`, the member's REST API)\n\n"
+      << "Families of Patroni's own /metrics keep its names, labels (`scope`, `name`; `name` is empty with "
+      << "Patroni 3.0, whose /patroni does not say it) and types (the `xlog_*` locations and the timeline "
+         "are "
+      << "counters without `_total`, as Patroni types them). `patroni_master` is kept for dashboards made "
+         "before "
+      << "Patroni 4 removed it. `patroni_cluster_*` are pgscope's, from /cluster and /history.\n\n"
+      << "| metric | type | labels | description |\n|---|---|---|---|\n";
+  for (const auto& family : sink.take()) {
+    std::string labels;
+    if (!family.metric.empty()) {
+      for (const auto& label : family.metric.front().label)
+        labels += (labels.empty() ? "" : ", ") + label.name;
+    }
+    out << "| `" << family.name << "` | " << type_name(family.type) << " | " << labels << " | "
+        << escape_cell(family.help) << " |\n";
+  }
+  return out.str();
+}
+
 }  // namespace
 
 std::string metrics_reference_markdown(const Catalog& catalog) {
@@ -121,6 +163,7 @@ std::string metrics_reference_markdown(const Catalog& catalog) {
     out << "| `" << metric.name << "` | " << metric.type << " | " << metric.labels << " | " << metric.help
         << " |\n";
   }
+  out << patroni_reference();
   out << pgbouncer_reference();
   for (const auto& [collector, enabled] : catalog.collectors()) {
     out << "\n## Collector `" << collector << "` (" << (enabled ? "on" : "off") << " by default: `--"

@@ -104,7 +104,13 @@ bool PatroniCollector::State::collect(const std::string& source, const PatroniCo
   // Each request gets the configured timeout, cut short by the scrape's
   // deadline: the three requests run one after another and together must
   // finish by it.
-  auto budget = [&] { return std::min(config.request_timeout, deadline.remaining()); };
+  const std::string request_timeout =
+      "the request timeout (" + std::to_string(config.request_timeout.count()) + " ms)";
+  auto get = [&](const char* path) {
+    const auto timeout = std::min(config.request_timeout, deadline.remaining());
+    return state.http.get(path, timeout,
+                          timeout < config.request_timeout ? "the scrape deadline" : request_timeout);
+  };
   auto log_warnings = [&](const std::vector<std::string>& warnings, const char* path) {
     std::lock_guard<std::mutex> lock(state.mutex);
     std::set<std::string> fields;
@@ -120,7 +126,7 @@ bool PatroniCollector::State::collect(const std::string& source, const PatroniCo
 
   std::optional<patroni::Status> status;
   {
-    const auto response = state.http.get("/patroni", budget());
+    const auto response = get("/patroni");
     std::string kind;
     std::string message;
     if (response.failure != patroni::Failure::kNone) {
@@ -156,7 +162,7 @@ bool PatroniCollector::State::collect(const std::string& source, const PatroniCo
     const auto start = Clock::now();
     std::string error;
     if (status) {
-      const auto response = state.http.get(path, budget());
+      const auto response = get(path);
       if (response.failure != patroni::Failure::kNone) {
         error = std::string(patroni::to_string(response.failure)) + ": " + response.error;
       } else {

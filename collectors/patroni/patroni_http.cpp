@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace pgscope::patroni {
 
@@ -113,7 +114,24 @@ HttpClient::HttpClient(const std::string& base_url, std::size_t max_body)
 
 HttpClient::~HttpClient() = default;
 
-HttpResponse HttpClient::get(const std::string& path, std::chrono::milliseconds timeout) {
+namespace {
+
+// libcurl says "Failed to connect to host port 8008 after 3 ms: ..."; the
+// duration changes from one scrape to the next and would make a new
+// last-error series (and log line) each time.
+std::string without_durations(std::string message) {
+  for (auto at = message.find(" after "); at != std::string::npos; at = message.find(" after ", at + 1)) {
+    std::size_t end = at + 7;
+    while (end < message.size() && std::isdigit(static_cast<unsigned char>(message[end]))) ++end;
+    if (end > at + 7 && message.compare(end, 3, " ms") == 0) message.erase(at, end + 3 - at);
+  }
+  return message;
+}
+
+}  // namespace
+
+HttpResponse HttpClient::get(const std::string& path, std::chrono::milliseconds timeout,
+                             const std::string& timeout_name) {
   HttpResponse response;
   const std::string url = base_url_ + path;
   const std::string shown = "GET " + display_url_ + path;
@@ -131,7 +149,7 @@ HttpResponse HttpClient::get(const std::string& path, std::chrono::milliseconds 
   };
   CURL* curl = handle_->curl;
   if (curl == nullptr) return fail(Failure::kConnection, "libcurl could not be initialised");
-  if (timeout.count() <= 0) return fail(Failure::kTimeout, "scrape deadline reached before the request");
+  if (timeout.count() <= 0) return fail(Failure::kTimeout, "no time left before " + timeout_name);
 
   handle_->body.clear();
   handle_->too_large = false;
@@ -145,10 +163,11 @@ HttpResponse HttpClient::get(const std::string& path, std::chrono::milliseconds 
 
   const CURLcode code = curl_easy_perform(curl);
   if (code != CURLE_OK) {
-    const std::string detail = handle_->error[0] != '\0' ? handle_->error : curl_easy_strerror(code);
+    const std::string detail =
+        without_durations(handle_->error[0] != '\0' ? handle_->error : curl_easy_strerror(code));
     switch (code) {
       case CURLE_OPERATION_TIMEDOUT:
-        return fail(Failure::kTimeout, "no answer within " + std::to_string(timeout.count()) + " ms");
+        return fail(Failure::kTimeout, "no answer within " + timeout_name);
       case CURLE_WRITE_ERROR:
       case CURLE_FILESIZE_EXCEEDED:
         if (handle_->too_large || code == CURLE_FILESIZE_EXCEEDED) {

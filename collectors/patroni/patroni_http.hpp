@@ -37,7 +37,11 @@ class HttpClient {
 
   // GET base_url + path, giving up after `timeout` (connecting included).
   // A zero timeout fails at once as a timeout, without a request.
-  HttpResponse get(const std::string& path, std::chrono::milliseconds timeout);
+  // `timeout_name` says which limit it was ("the request timeout (2000 ms)")
+  // in the error: a fixed text rather than the milliseconds left, so that
+  // the same failure gives the same message (and label value) each scrape.
+  HttpResponse get(const std::string& path, std::chrono::milliseconds timeout,
+                   const std::string& timeout_name = "the timeout");
 
   // The base URL without user:password@, for messages.
   const std::string& display_url() const { return display_url_; }

@@ -5,8 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "exporter/exposition.hpp"
 #include "patroni/patroni_metrics.hpp"
 #include "patroni/patroni_model.hpp"
+#include "support/prom_text.hpp"
 #include "test_patroni_support.hpp"
 
 namespace {
@@ -488,4 +490,29 @@ TEST_CASE("Malformed /cluster and /history documents are rejected, never thrown"
     CHECK_FALSE(parsed.value);
     CHECK_FALSE(parsed.error.empty());
   }
+}
+
+TEST_CASE("Patroni families render as valid Prometheus text", "[patroni]") {
+  MetricSink sink;
+  auto status = patroni::parse_status(read_data("v4_patroni_replica.json"));
+  auto cluster = patroni::parse_cluster(read_data("v4_cluster.json"));
+  auto history = patroni::parse_history(read_data("v4_history.json"));
+  REQUIRE(status.value);
+  REQUIRE(cluster.value);
+  REQUIRE(history.value);
+  patroni::emit_status(*status.value, sink);
+  patroni::emit_cluster(status.value->scope, *cluster.value, sink);
+  patroni::emit_history(status.value->scope, *history.value, sink);
+  CHECK(sink.dropped() == 0);
+  const std::string text = pgscope::render_text(sink.take());
+
+  const auto parsed = pgscope::test::parse_prom_text(text);
+  CHECK(parsed.value("patroni_xlog_replayed_location", {{"scope", "demo"}, {"name", "patroni2"}}) ==
+        22320573386952.0);
+  CHECK(parsed.families.at("patroni_xlog_location").type == "counter");
+  CHECK(parsed.value("patroni_cluster_member_info",
+                     {{"member", "patroni3"}, {"state", "in archive recovery"}}) == 1);
+  const auto check = pgscope::test::promtool_check(text);
+  INFO(check.output);
+  CHECK_FALSE(check.parse_error());
 }
