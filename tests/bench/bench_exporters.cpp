@@ -1,8 +1,10 @@
-// Benchmark, not a test: pgscope-exporter against Debian's
-// prometheus-postgres-exporter on the same PostgreSQL (5 databases, 2000
-// tables), scraped alternately so that drift of the machine (other load,
-// caches, autovacuum) hits both alike. It prints figures and verdicts and
-// asserts nothing: exit 1 only when something could not run.
+// Benchmark, not a test: pgscope-exporter against its peers, scraped
+// alternately so that drift of the machine (other load, caches, autovacuum)
+// hits both alike. It prints figures and verdicts and asserts nothing: exit 1
+// only when something could not run. This file: main() and the postgres
+// suite, against Debian's prometheus-postgres-exporter on the same PostgreSQL
+// (5 databases, 2000 tables); bench_sources.cpp: the patroni and pgbouncer
+// suites.
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_sources.hpp"
 #include "bench/bench_support.hpp"
 #include "support/exporter_process.hpp"
 #include "support/test_postgres.hpp"
@@ -148,13 +151,6 @@ long long statement_calls(const TestPostgres& pg) {
 }
 
 // ---- Report -------------------------------------------------------------------
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto rank = static_cast<std::size_t>(p * static_cast<double>(v.size()) + 0.999999);  // nearest rank
-  return v[std::min(v.size(), std::max<std::size_t>(rank, 1)) - 1];
-}
 
 struct Summary {
   double exporter_cpu = 0, server_cpu = 0, wall_median = 0, wall_p90 = 0, bytes = 0, series = 0;
@@ -357,6 +353,7 @@ int run(const Settings& settings) {
 
 int main(int argc, char** argv) {
   Settings settings;
+  std::string suite = "all";
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
@@ -366,13 +363,29 @@ int main(int argc, char** argv) {
         settings.gzip_scrapes = std::stoi(arg.substr(15));
       } else if (arg.rfind("--save=", 0) == 0) {
         settings.save_dir = arg.substr(7);
+      } else if (arg.rfind("--suite=", 0) == 0 &&
+                 std::string("|postgres|patroni|pgbouncer|all|").find("|" + arg.substr(8) + "|") !=
+                     std::string::npos) {
+        suite = arg.substr(8);
       } else {
         std::cerr
-            << "usage: pgscope-bench [--scrapes=N (30)] [--gzip-scrapes=N (10; 0 skips)] [--save=DIR]\n";
+            << "usage: pgscope-bench [--suite=postgres|patroni|pgbouncer|all (all)] [--scrapes=N (30)]\n"
+               "                     [--gzip-scrapes=N (10; 0 skips; postgres only)] [--save=DIR]\n";
         return arg == "--help" || arg == "-h" ? 0 : 2;
       }
     }
-    return run(settings);
+    int status = 0;
+    if (suite == "postgres" || suite == "all") status = run(settings);
+    if (suite != "postgres" && status == 0) {
+      SourcesSettings sources;
+      sources.patroni = suite == "patroni" || suite == "all";
+      sources.pgbouncer = suite == "pgbouncer" || suite == "all";
+      sources.scrapes = settings.scrapes;
+      sources.warmup = settings.warmup;
+      sources.save_dir = settings.save_dir;
+      status = run_sources(sources);
+    }
+    return status;
   } catch (const std::exception& e) {
     std::cerr << "pgscope-bench: " << e.what() << "\n";
     return 1;

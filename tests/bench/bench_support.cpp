@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -174,6 +175,13 @@ Fetch fetch(int port, bool gzip, const char* path) {
   f.body = std::move(response->body);
   f.encoding = response->get_header_value("Content-Encoding");
   return f;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto rank = static_cast<std::size_t>(p * static_cast<double>(v.size()) + 0.999999);  // nearest rank
+  return v[std::min(v.size(), std::max<std::size_t>(rank, 1)) - 1];
 }
 
 std::map<std::string, std::size_t> series_by_name(const std::string& body) {

@@ -47,6 +47,9 @@ struct Fetch {
 
 Fetch fetch(int port, bool gzip, const char* path = "/metrics");
 
+// The nearest-rank percentile (p in 0..1) of v; 0 when v is empty.
+double percentile(std::vector<double> v, double p);
+
 // Sample lines per metric name of an exposition.
 std::map<std::string, std::size_t> series_by_name(const std::string& body);
 

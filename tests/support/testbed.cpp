@@ -113,6 +113,7 @@ Testbed Testbed::load() {
   bed.scope = require(env, "PATRONI_SCOPE", path);
   bed.etcd_port = std::stoi(require(env, "ETCD_PORT", path));
   bed.pgbouncer_port = std::stoi(require(env, "PGBOUNCER_PORT", path));
+  bed.pgbouncer_target_port = std::stoi(require(env, "PGBOUNCER_TARGET_PORT", path));
   for (int i = 1; i <= 3; ++i) {
     const std::string prefix = "MEMBER" + std::to_string(i) + "_";
     TestbedMember member;
@@ -143,6 +144,11 @@ const TestbedMember& Testbed::member(const std::string& name) const {
 std::string Testbed::dsn(const TestbedMember& member) const {
   return "host=127.0.0.1 port=" + std::to_string(member.pg_port) + " user=" + superuser +
          " password=" + superuser_password + " dbname=postgres sslmode=disable";
+}
+
+std::string Testbed::pgbouncer_admin_dsn() const {
+  return "host=127.0.0.1 port=" + std::to_string(pgbouncer_port) + " user=" + pgbouncer_admin_user +
+         " password=" + pgbouncer_admin_password + " dbname=pgbouncer sslmode=disable";
 }
 
 ApiResponse Testbed::api_get(const TestbedMember& member, const std::string& path,

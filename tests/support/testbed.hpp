@@ -44,6 +44,7 @@ class Testbed {
   std::string scope;
   int etcd_port = 0;
   int pgbouncer_port = 0;
+  int pgbouncer_target_port = 0;  // member1's PostgreSQL: the leader at `up`; it does not follow failovers
   std::vector<TestbedMember> members;
   std::string superuser, superuser_password;
   std::string replication_user, replication_password;
@@ -52,6 +53,8 @@ class Testbed {
   const TestbedMember& member(const std::string& name) const;  // throws for an unknown name
   // host=127.0.0.1 port=.. user=<superuser> password=.. dbname=postgres sslmode=disable
   std::string dsn(const TestbedMember& member) const;
+  // pgBouncer's admin console as its admin user (dbname=pgbouncer).
+  std::string pgbouncer_admin_dsn() const;
 
   // ---- Patroni's REST API ----
   ApiResponse api_get(const TestbedMember& member, const std::string& path,
