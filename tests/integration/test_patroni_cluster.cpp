@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "support/docs_check.hpp"
 #include "support/exporter_process.hpp"
 #include "support/finally.hpp"
 #include "support/prom_text.hpp"
@@ -173,6 +174,15 @@ TEST_CASE("each member's exporter reports its own role", "[integration][testbed]
     CHECK(last.metrics.count("patroni_cluster_member_info", {{"member", leader}, {"role", "leader"}}) == 1);
     CHECK(last.metrics.value("patroni_cluster_leaders", {{"scope", c.bed.scope}}) == 1.0);
   }
+  // What a member's exporter emits (PostgreSQL and Patroni together) is valid
+  // and described in docs/metrics.md.
+  const auto body = c.exporters.at(leader)->scrape().body;
+  const auto lint = promtool_check(body);
+  INFO("promtool:\n" << lint.output);
+  CHECK_FALSE(lint.parse_error());
+  const auto missing = undocumented_families(parse_prom_text(body));
+  INFO("not in docs/metrics.md: " << Catch::Detail::stringify(missing));
+  CHECK(missing.empty());
 }
 
 TEST_CASE("a switchover shows as a new primary, a new timeline and one more failover",
