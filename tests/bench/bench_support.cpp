@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,6 +87,40 @@ double status_mib(pid_t pid, const std::string& key) {
   return 0;
 }
 
+namespace {
+
+// -1 when the process is gone.
+long long cpu_ns_or_gone(pid_t pid) {
+  clockid_t clock;
+  timespec ts{};
+  if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) != 0) return -1;
+  return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+}  // namespace
+
+long long process_ns(pid_t pid) {
+  const long long ns = cpu_ns_or_gone(pid);
+  if (ns < 0) throw std::runtime_error("cannot read the CPU clock of process " + std::to_string(pid));
+  return ns;
+}
+
+long long server_ns(pid_t postmaster) {
+  long long total = process_ns(postmaster);
+  DIR* proc = opendir("/proc");
+  if (!proc) throw std::runtime_error("cannot list /proc");
+  while (dirent* entry = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    ProcStat s;
+    if (*end == '\0' && pid > 0 && read_stat(static_cast<pid_t>(pid), s) && s.ppid == postmaster) {
+      total += std::max(0LL, cpu_ns_or_gone(static_cast<pid_t>(pid)));
+    }
+  }
+  closedir(proc);
+  return total;
+}
+
 const double kMsPerTick = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
 
 std::string slurp(const std::string& path) {
@@ -94,6 +129,8 @@ std::string slurp(const std::string& path) {
   out << in.rdbuf();
   return out.str();
 }
+
+std::string load_average() { return "load average " + slurp("/proc/loadavg").substr(0, 14); }
 
 // ---- The peer exporter ------------------------------------------------------
 
@@ -192,6 +229,39 @@ std::map<std::string, std::size_t> series_by_name(const std::string& body) {
     ++names[line.substr(0, line.find_first_of("{ "))];
   }
   return names;
+}
+
+std::vector<Sample> parse_samples(const std::string& body) {
+  std::vector<Sample> out;
+  std::istringstream in(body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    Sample s;
+    std::size_t i = line.find_first_of("{ ");
+    s.name = line.substr(0, i);
+    while (i < line.size() && line[i] == ' ') ++i;
+    if (i < line.size() && line[i] == '{') {
+      while (++i < line.size() && line[i] != '}') {
+        const std::size_t eq = line.find('=', i);
+        if (eq == std::string::npos || eq + 1 >= line.size()) break;
+        std::string key = line.substr(i, eq - i), value;
+        for (i = eq + 2; i < line.size() && line[i] != '"'; ++i)
+          value += line[i] == '\\' ? line[++i] : line[i];
+        if (!value.empty()) s.labels[key] = value;
+        if (i + 1 < line.size() && line[i + 1] == ',') ++i;
+      }
+      ++i;
+    }
+    s.value = std::strtod(line.c_str() + std::min(i, line.size()), nullptr);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string describe(const Sample& sample) {
+  std::string text = sample.name + "{";
+  for (const auto& [k, v] : sample.labels) text += (text.back() == '{' ? "" : ",") + k + "=\"" + v + "\"";
+  return text + "}";
 }
 
 std::string shell_quote(const std::string& arg) {

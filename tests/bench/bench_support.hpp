@@ -16,7 +16,13 @@ long long process_ticks(pid_t pid);  // utime + stime of the process (all thread
 // The postmaster, its live children and the children it has already reaped.
 long long server_ticks(pid_t postmaster);
 double status_mib(pid_t pid, const std::string& key);  // VmRSS, VmHWM... of /proc/<pid>/status
+// CPU time of the process, all its threads including those that have exited,
+// in ns (its CPU clock: clock_getcpuclockid); exact, unlike utime+stime's ticks.
+long long process_ns(pid_t pid);
+// process_ns of the postmaster and its live children (not those reaped already).
+long long server_ns(pid_t postmaster);
 std::string slurp(const std::string& path);
+std::string load_average();  // "load average 1.32 1.64 1.54"
 
 // Runs argv with this environment minus PG* and DATA_SOURCE_* plus `env`,
 // output to a log file; SIGTERM (then SIGKILL) on stop() or destruction.
@@ -52,6 +58,16 @@ double percentile(std::vector<double> v, double p);
 
 // Sample lines per metric name of an exposition.
 std::map<std::string, std::size_t> series_by_name(const std::string& body);
+
+// One sample line of an exposition. Labels with an empty value are left out,
+// as Prometheus does. Tolerates `name {labels}`, which Patroni 3.0 writes.
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+std::vector<Sample> parse_samples(const std::string& body);
+std::string describe(const Sample& sample);  // name{label="value",...}
 
 std::string shell_quote(const std::string& arg);
 std::string command_line(const std::vector<std::string>& argv);
