@@ -89,10 +89,12 @@ std::string pgbouncer_reference() {
          "(0). |\n"
       << "| `" << kPgBouncerVersionMetric << "` | gauge | version | SHOW VERSION | " << kPgBouncerVersionHelp
       << " |\n";
+  std::set<std::string> listed;  // a family read from either of two column names appears once
   for (const auto& table : pgbouncer_show_tables()) {
     std::string labels;
     for (const char* label : table.labels) labels += (labels.empty() ? "" : ", ") + std::string(label);
     for (const auto& column : table.columns) {
+      if (!listed.insert(column.metric).second) continue;
       out << "| `" << column.metric << "` | " << type_name(column.type) << " | " << labels << " | "
           << table.command << " | " << escape_cell(column.help) << " |\n";
     }
