@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "core/source_errors.hpp"
 #include "patroni/patroni_http.hpp"
 #include "patroni/patroni_metrics.hpp"
 #include "patroni/patroni_model.hpp"
@@ -18,10 +19,6 @@ namespace {
 
 const char* const kUpHelp =
     "Whether the last scrape could read Patroni's REST API (/patroni) (1) or not (0).";
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -54,12 +51,7 @@ struct PatroniCollector::State {
   void emit_last_error(const std::string& source, MetricSink& sink) {
     std::lock_guard<std::mutex> lock(mutex);
     if (!last_error) return;
-    sink.gauge("pgscope_exporter_last_error_info",
-               "The last error that stopped a source from being scraped; kind is connection, authentication, "
-               "timeout or query.",
-               {{"source", source}, {"kind", last_error->kind}, {"message", last_error->message}}, 1);
-    sink.gauge("pgscope_exporter_last_error_timestamp_seconds", "When the last error of a source happened.",
-               {{"source", source}}, last_error->timestamp);
+    ::pgscope::emit_last_error(sink, source, last_error->kind, last_error->message, last_error->timestamp);
   }
 
   bool collect(const std::string& source, const PatroniCollectorConfig& config, const Deadline& deadline,

@@ -38,6 +38,7 @@
 #include <map>
 #include <mutex>
 
+#include "core/source_errors.hpp"
 #include "pgbouncer/pgbouncer_metrics.hpp"
 #include "postgres/connection.hpp"
 
@@ -49,26 +50,6 @@ const char* const kUpHelp =
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// libpq messages span lines; one line reads better in a label and a log.
-std::string one_line(const std::string& message) {
-  std::string out;
-  bool space = false;
-  for (char c : message) {
-    if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty()) out += ' ';
-    space = false;
-    out += c;
-  }
-  return out;
 }
 
 // pgBouncer refuses a user that is in neither admin_users nor stats_users
@@ -101,12 +82,7 @@ struct PgBouncerCollector::State {
   void emit_last_error(const std::string& source, MetricSink& sink) {
     std::lock_guard<std::mutex> lock(mutex);
     if (!last_error) return;
-    sink.gauge("pgscope_exporter_last_error_info",
-               "The last error that stopped a source from being scraped; kind is connection, authentication, "
-               "timeout or query.",
-               {{"source", source}, {"kind", last_error->kind}, {"message", last_error->message}}, 1);
-    sink.gauge("pgscope_exporter_last_error_timestamp_seconds", "When the last error of a source happened.",
-               {{"source", source}}, last_error->timestamp);
+    ::pgscope::emit_last_error(sink, source, last_error->kind, last_error->message, last_error->timestamp);
   }
 
   std::string scrub(std::string message) const {

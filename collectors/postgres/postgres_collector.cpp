@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "core/source_errors.hpp"
 #include "postgres/row_mapper.hpp"
 
 namespace pgscope {
@@ -15,28 +16,7 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// libpq messages span lines ("...failed: Connection refused\n\tIs the server
-// running..."): one line reads better in a label and a log.
-std::string one_line(const std::string& message) {
-  std::string out;
-  bool space = false;
-  for (char c : message) {
-    if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty()) out += ' ';
-    space = false;
-    out += c;
-  }
-  return out;
-}
-
 const char* const kUpHelp = "Whether the last scrape could connect to PostgreSQL and log in (1) or not (0).";
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::vector<std::pair<std::string, std::string>> with_database(
     std::vector<std::pair<std::string, std::string>> params, const std::string& database) {
@@ -97,12 +77,7 @@ void PostgresCollector::record_error(const PgError& error) {
 void PostgresCollector::emit_last_error(MetricSink& sink) {
   std::lock_guard<std::mutex> lock(state_mutex_);
   if (!last_error_) return;
-  sink.gauge("pgscope_exporter_last_error_info",
-             "The last error that stopped a source from being scraped; kind is connection, authentication, "
-             "timeout or query.",
-             {{"source", name_}, {"kind", last_error_->kind}, {"message", last_error_->message}}, 1);
-  sink.gauge("pgscope_exporter_last_error_timestamp_seconds", "When the last error of a source happened.",
-             {{"source", name_}}, last_error_->timestamp);
+  ::pgscope::emit_last_error(sink, name_, last_error_->kind, last_error_->message, last_error_->timestamp);
 }
 
 void PostgresCollector::describe_unavailable(MetricSink& sink) {
