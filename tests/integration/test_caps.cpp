@@ -6,20 +6,12 @@
 
 #include "support/exporter_process.hpp"
 #include "support/prom_text.hpp"
+#include "support/scrape.hpp"
 #include "support/test_postgres.hpp"
 
 using namespace pgscope::test;
 
-namespace {
-
-Exposition scrape_ok(const ExporterProcess& exporter) {
-  auto result = exporter.scrape();
-  INFO("error: " << result.error << "\nexporter log:\n" << exporter.log_tail());
-  REQUIRE(result.status == 200);
-  return parse_prom_text(result.body);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("caps bound per-table and per-statement series and account for the rest", "[integration]") {
   TestPostgres pg;
@@ -39,7 +31,7 @@ TEST_CASE("caps bound per-table and per-statement series and account for the res
   ExporterProcess exporter({"--postgres.dsn=" + pg.dsn(), "--postgres.table-limit=2",
                             "--postgres.statement-limit=5", "--collector.stat_statements",
                             "--scrape.timeout=10s"});
-  auto metrics = scrape_ok(exporter);
+  auto metrics = scrape_metrics(exporter);
   INFO("exporter log:\n" << exporter.log_tail());
 
   // The two largest tables, and a count of the three left out.

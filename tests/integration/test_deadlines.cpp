@@ -14,6 +14,7 @@
 
 #include "support/exporter_process.hpp"
 #include "support/prom_text.hpp"
+#include "support/scrape.hpp"
 #include "support/test_postgres.hpp"
 
 using namespace pgscope::test;
@@ -23,14 +24,6 @@ namespace {
 TestPostgres& shared_server() {
   static TestPostgres server;
   return server;
-}
-
-Exposition scrape_ok(const ExporterProcess& exporter,
-                     const std::map<std::string, std::string>& headers = {}) {
-  auto result = exporter.scrape("/metrics", headers);
-  INFO("error: " << result.error << "\nexporter log:\n" << exporter.log_tail());
-  REQUIRE(result.status == 200);
-  return parse_prom_text(result.body);
 }
 
 // Every process of the server: the postmaster and its children.
@@ -74,12 +67,12 @@ void run(PGconn* connection, const std::string& sql) {
 TEST_CASE("a frozen server still gets an answer within Prometheus's scrape timeout", "[integration]") {
   TestPostgres pg;  // its own: freezing it must not disturb the other cases
   ExporterProcess exporter({"--postgres.dsn=" + pg.dsn(), "--scrape.timeout=30s"});
-  REQUIRE(scrape_ok(exporter).value("pg_up") == 1.0);  // connections open and idle
+  REQUIRE(scrape_metrics(exporter).value("pg_up") == 1.0);  // connections open and idle
 
   {
     Frozen frozen(server_processes(pg));
     const auto start = std::chrono::steady_clock::now();
-    auto metrics = scrape_ok(exporter, {{"X-Prometheus-Scrape-Timeout-Seconds", "2"}});
+    auto metrics = scrape_metrics(exporter, {{"X-Prometheus-Scrape-Timeout-Seconds", "2"}});
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     INFO("scrape took " << seconds << " s\nexporter log:\n" << exporter.log_tail());
     CHECK(seconds < 2.0);  // the header's 2 s less the margin, not --scrape.timeout's 30 s
@@ -92,7 +85,7 @@ TEST_CASE("a frozen server still gets an answer within Prometheus's scrape timeo
   // Thawed: the exporter reconnects by itself.
   double up = 0;
   for (int attempt = 0; attempt < 20 && up != 1.0; ++attempt) {
-    up = scrape_ok(exporter).value("pg_up").value_or(0);
+    up = scrape_metrics(exporter).value("pg_up").value_or(0);
     if (up != 1.0) std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   CHECK(up == 1.0);
@@ -119,7 +112,7 @@ TEST_CASE("a table locked by a migration is skipped by size functions, not waite
     // scrape measures them under the lock.
     ExporterProcess exporter(args);
     const auto start = std::chrono::steady_clock::now();
-    auto during = scrape_ok(exporter);
+    auto during = scrape_metrics(exporter);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     INFO("scrape took " << seconds << " s\nexporter log:\n" << exporter.log_tail());
     CHECK(seconds < 2.0);  // lock_timeout is 5 s: a wait would show
@@ -133,7 +126,7 @@ TEST_CASE("a table locked by a migration is skipped by size functions, not waite
 
   run(migration.get(), "COMMIT");
   ExporterProcess exporter(args);
-  auto after = scrape_ok(exporter);
+  auto after = scrape_metrics(exporter);
   CHECK(after.value("pg_size_skipped_relations", {{"datname", "migrating"}}) == 0.0);
   CHECK(after.value("pg_stat_user_tables_table_size_bytes", busy) > 0);
 }
@@ -143,7 +136,7 @@ TEST_CASE("many scrapes at once share collections and one connection per databas
   pg.exec("CREATE DATABASE shared_a");
   pg.exec("CREATE DATABASE shared_b");
   ExporterProcess exporter({"--postgres.dsn=" + pg.dsn(), "--scrape.timeout=10s"});
-  scrape_ok(exporter);
+  scrape_metrics(exporter);
   const auto databases =
       std::stoi(pg.query_value("SELECT count(*) FROM pg_database WHERE datallowconn AND NOT datistemplate"));
 

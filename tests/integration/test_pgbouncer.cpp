@@ -20,6 +20,7 @@
 #include "support/exporter_process.hpp"
 #include "support/finally.hpp"
 #include "support/prom_text.hpp"
+#include "support/scrape.hpp"
 #include "support/test_postgres.hpp"
 
 using namespace pgscope::test;
@@ -48,27 +49,6 @@ std::vector<std::string> exporter_args(const TestPgBouncer& bouncer, const TestP
                                 "--log.level=debug"};
   if (pg != nullptr) args.push_back("--postgres.dsn=" + pg->dsn());
   return args;
-}
-
-Exposition scrape_metrics(const ExporterProcess& exporter) {
-  auto result = exporter.scrape();
-  INFO("error: " << result.error << "\nexporter log:\n" << exporter.log_tail());
-  REQUIRE(result.status == 200);
-  try {
-    return parse_prom_text(result.body);
-  } catch (const std::exception& e) {
-    FAIL("the exposition does not parse: " << e.what());
-  }
-  return {};
-}
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return true;
 }
 
 const std::map<std::string, std::string>& row_where(const ShowRows& rows, const std::string& column,

@@ -20,6 +20,7 @@
 #include "support/exporter_process.hpp"
 #include "support/finally.hpp"
 #include "support/prom_text.hpp"
+#include "support/scrape.hpp"
 #include "support/test_postgres.hpp"
 
 using namespace pgscope::test;
@@ -39,31 +40,10 @@ std::vector<std::string> exporter_args(const std::string& dsn) {
   return {"--postgres.dsn=" + dsn, "--scrape.timeout=3s", "--log.level=debug"};
 }
 
-Exposition scrape_metrics(const ExporterProcess& exporter) {
-  auto result = exporter.scrape();
-  INFO("error: " << result.error << "\nexporter log:\n" << exporter.log_tail());
-  REQUIRE(result.status == 200);
-  try {
-    return parse_prom_text(result.body);
-  } catch (const std::exception& e) {
-    FAIL("the exposition does not parse: " << e.what());
-  }
-  return {};
-}
-
 void ensure_database(const TestPostgres& pg, const std::string& name) {
   if (pg.query_value("SELECT count(*) FROM pg_database WHERE datname = " + sql_literal(name)) == "0") {
     pg.exec("CREATE DATABASE " + sql_identifier(name));
   }
-}
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return true;
 }
 
 }  // namespace
