@@ -11,8 +11,6 @@
 
 using namespace pgscope::test;
 
-namespace {}  // namespace
-
 TEST_CASE("caps bound per-table and per-statement series and account for the rest", "[integration]") {
   TestPostgres pg;
   pg.exec("CREATE DATABASE many_tables");
