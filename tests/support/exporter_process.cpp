@@ -24,6 +24,22 @@
 extern char** environ;
 
 namespace pgscope::test {
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string tail_lines(const std::string& text, std::size_t lines) {
+  std::size_t pos = text.size();
+  if (pos > 0 && text[pos - 1] == '\n') --pos;
+  for (std::size_t seen = 0; pos > 0; --pos) {
+    if (text[pos - 1] == '\n' && ++seen == lines) break;
+  }
+  return text.substr(pos);
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -82,22 +98,6 @@ std::vector<std::string> exporter_envp(const EnvOverrides& env) {
   }
   for (const auto& [name, value] : env) vars[name] = value;
   return to_envp(vars);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string tail_lines(const std::string& text, std::size_t lines) {
-  std::size_t pos = text.size();
-  if (pos > 0 && text[pos - 1] == '\n') --pos;
-  for (std::size_t seen = 0; pos > 0; --pos) {
-    if (text[pos - 1] == '\n' && ++seen == lines) break;
-  }
-  return text.substr(pos);
 }
 
 std::string lower(std::string s) {

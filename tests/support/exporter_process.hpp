@@ -31,6 +31,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const EnvOverrid
                           const std::string& input = "",
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// A file's whole content ("" when it cannot be read: for logs that may not
+// exist yet), and the last `lines` lines of a text.
+std::string read_file(const std::string& path);
+std::string tail_lines(const std::string& text, std::size_t lines);
+
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it,
 // close). Another process can take it before we use it; callers retry.
 int free_tcp_port();

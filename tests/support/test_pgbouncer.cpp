@@ -62,13 +62,6 @@ void write_text(const std::string& path, const std::string& text) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 using Connection = std::unique_ptr<PGconn, decltype(&PQfinish)>;
 using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
@@ -253,13 +246,7 @@ ShowRows TestPgBouncer::show(const std::string& command, const std::string& user
 }
 
 std::string TestPgBouncer::log_tail(std::size_t lines) const {
-  std::string text = read_text(log_path());
-  std::size_t pos = text.size();
-  if (pos > 0 && text[pos - 1] == '\n') --pos;
-  for (std::size_t seen = 0; pos > 0; --pos) {
-    if (text[pos - 1] == '\n' && ++seen == lines) break;
-  }
-  return text.substr(pos);
+  return tail_lines(read_file(log_path()), lines);
 }
 
 }  // namespace pgscope::test

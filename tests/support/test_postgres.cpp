@@ -33,13 +33,6 @@ namespace {
 
 bool is_root() { return geteuid() == 0; }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 // ---- The registry ----------------------------------------------------------
 // Signal handlers may only use async-signal-safe calls, so they see plain
 // postmaster pids in a fixed table and send SIGQUIT (what "pg_ctl stop -m
@@ -340,7 +333,7 @@ void TestPostgres::start_once() {
   run_checked(as_server_user({bin_dir_ + "/pg_ctl", "start", "-D", data_dir(), "-l", log_path(), "-w", "-t",
                               "60", "-s"}),
               "pg_ctl start");
-  std::istringstream pid_file(read_text(data_dir() + "/postmaster.pid"));
+  std::istringstream pid_file(read_file(data_dir() + "/postmaster.pid"));
   pid_t pid = -1;
   pid_file >> pid;
   if (pid <= 0) throw std::runtime_error("pg_ctl start succeeded, but postmaster.pid has no pid");
@@ -497,19 +490,13 @@ void TestPostgres::append_config(const std::string& lines) {
 
 void TestPostgres::prepend_hba(const std::string& line) {
   std::string path = data_dir() + "/pg_hba.conf";
-  write_owned_file(path, line + "\n" + read_text(path));
+  write_owned_file(path, line + "\n" + read_file(path));
 }
 
 void TestPostgres::reload() const { exec("SELECT pg_reload_conf()"); }
 
 std::string TestPostgres::log_tail(std::size_t lines) const {
-  std::string text = read_text(log_path());
-  std::size_t pos = text.size();
-  if (pos > 0 && text[pos - 1] == '\n') --pos;
-  for (std::size_t seen = 0; pos > 0; --pos) {
-    if (text[pos - 1] == '\n' && ++seen == lines) break;
-  }
-  return text.substr(pos);
+  return tail_lines(read_file(log_path()), lines);
 }
 
 }  // namespace pgscope::test
