@@ -348,6 +348,38 @@ std::string resolve_dsn(const std::string& flag_value, const Environment& env, c
   return "";
 }
 
+std::string probe_dsn(const std::string& target, const std::string& user, const std::string& password,
+                      const std::vector<std::pair<std::string, std::string>>& options,
+                      const std::string& dbname) {
+  if (target.empty()) throw UsageError("target is empty (e.g. target=db.example:5432/postgres)");
+  const bool keyword_form = !is_uri(target) && target.find('=') != std::string::npos &&
+                            target.find("://") == std::string::npos && target.find('?') == std::string::npos;
+  const std::string text = keyword_form || is_uri(target) ? target : "postgresql://" + target;
+  if (!secret_spans(text).empty()) {
+    throw UsageError(
+        "the target carries a password; put credentials in an auth module (auth_modules in "
+        "the config file) and name it with auth_module=");
+  }
+  std::string error;
+  Conninfo parsed = parse_conninfo(text, &error);
+  if (!parsed) throw UsageError("target is not a connection string: " + error);
+  Settings settings = to_settings(parsed.get());
+  if (is_set(settings, "password")) throw UsageError("the target carries a password; use an auth module");
+  if (!is_set(settings, "host") && !is_set(settings, "hostaddr")) {
+    throw UsageError("the target names no host (e.g. target=db.example:5432/postgres)");
+  }
+  for (const auto& [keyword, value] : options) set(settings, keyword, value);
+  if (!user.empty()) set(settings, "user", user);
+  if (!password.empty()) set(settings, "password", password);
+  if (!is_set(settings, "dbname") && !dbname.empty()) set(settings, "dbname", dbname);
+  if (!is_set(settings, "application_name")) set(settings, "application_name", kApplicationName);
+  std::string result = to_keyword_form(settings, false);
+  if (!parse_conninfo(result, &error)) {
+    throw UsageError("cannot build a connection string for the target: " + scrub_secret(error, result));
+  }
+  return result;
+}
+
 std::string redact_dsn(const std::string& dsn) {
   std::string redacted = dsn;
   const std::vector<Span> spans = secret_spans(dsn);

@@ -33,10 +33,9 @@ constexpr time_t kReadTimeoutSeconds = 5;
 constexpr time_t kWriteTimeoutSeconds = 60;
 constexpr time_t kKeepAliveTimeoutSeconds = 5;
 constexpr std::size_t kKeepAliveMaxRequests = 100;
-// No route takes a body; httplib would otherwise read any size into memory
-// before answering 405.
+// No route reads a body (POST /-/reload takes none); httplib would otherwise
+// read any size into memory before answering.
 constexpr std::size_t kMaxPayload = 64 * 1024;
-const char* const kAllowed = "GET, HEAD";
 
 bool iequals(const std::string& a, const std::string& b) {
   return a.size() == b.size() && strcasecmp(a.c_str(), b.c_str()) == 0;
@@ -262,23 +261,29 @@ std::pair<std::string, int> parse_listen_address(const std::string& listen_addre
 struct HttpServer::Impl {
   Listener server;
   std::mutex mutex;
-  std::map<std::string, HttpHandler> routes;
+  struct Route {
+    HttpHandler handler;
+    std::string method;  // GET (which takes HEAD too) or POST
+  };
+  std::map<std::string, Route> routes;
   int port = -1;
   bool stopped = false;
 
   HttpResponse dispatch(const httplib::Request& req) {
-    HttpHandler handler;
+    Route route;
     {
       std::lock_guard<std::mutex> lock(mutex);
       auto found = routes.find(req.path);
       if (found == routes.end()) return error_response(404);
-      handler = found->second;
+      route = found->second;
     }
-    if (req.method != "GET" && req.method != "HEAD") {
+    const bool allowed = req.method == route.method || (route.method == "GET" && req.method == "HEAD");
+    if (!allowed) {
       HttpResponse response = error_response(405);
-      response.headers.emplace("Allow", kAllowed);
+      response.headers.emplace("Allow", route.method == "GET" ? "GET, HEAD" : route.method);
       return response;
     }
+    const HttpHandler& handler = route.handler;
     try {
       return handler(convert(req));
     } catch (const std::exception& e) {
@@ -333,9 +338,10 @@ HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::route(const std::string& path, HttpHandler handler) {
+void HttpServer::route(const std::string& path, HttpHandler handler, const std::string& method) {
+  if (method != "GET" && method != "POST") throw std::logic_error("HttpServer::route: GET or POST only");
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  impl_->routes[path] = std::move(handler);
+  impl_->routes[path] = Impl::Route{std::move(handler), method};
 }
 
 void HttpServer::bind(const std::string& listen_address) {

@@ -25,7 +25,7 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-// The exporter's view of an HTTP server: routes by exact path and method GET,
+// The exporter's view of an HTTP server: routes by exact path and one method,
 // compresses with gzip when the client accepts it, and runs until stop().
 // Behind it sits cpp-httplib (CivetWeb, the usual choice, crashes on TLS with
 // Debian 12's OpenSSL 3).
@@ -36,7 +36,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  void route(const std::string& path, HttpHandler handler);
+  // `method`: GET (HEAD is answered too) or POST; others get 405.
+  void route(const std::string& path, HttpHandler handler, const std::string& method = "GET");
 
   // Binds `listen_address` (":9187", "127.0.0.1:9187", "[::1]:9187").
   // Throws std::runtime_error naming the address when it cannot bind.

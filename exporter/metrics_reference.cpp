@@ -30,7 +30,29 @@ const FixedMetric kFixedMetrics[] = {
      "How long a collector took in the last scrape (a source such as postgres, or a catalog collector)."},
     {"pgscope_exporter_collector_success", "gauge", "collector",
      "Whether a collector succeeded in the last scrape."},
+    {"pgscope_exporter_query_success", "gauge", "query",
+     "Whether a catalog query succeeded in every database it ran in, in the last scrape (a result from the "
+     "cache counts as success)."},
+    {"pgscope_exporter_query_duration_seconds", "gauge", "query",
+     "Time a catalog query took in the last scrape, summed over databases."},
+    {"pgscope_exporter_query_series_dropped", "gauge", "query",
+     "Series of a catalog query left out of the last scrape by its max_series or its collector's "
+     "--postgres.max-series cap."},
+    {"pgscope_exporter_query_executions_total", "counter", "query",
+     "Times a catalog query's SQL ran, over all databases, since the exporter started."},
+    {"pgscope_exporter_query_cache_hits_total", "counter", "query",
+     "Times a catalog query was answered from its cache (cache_seconds) instead of running, since the "
+     "exporter started."},
     {"pgscope_exporter_scrapes_total", "counter", "", "Scrapes answered since the exporter started."},
+    {"pgscope_exporter_config_last_reload_successful", "gauge", "",
+     "Whether the last reload (SIGHUP, POST /-/reload) worked; 1 before any."},
+    {"pgscope_exporter_config_last_reload_success_timestamp_seconds", "gauge", "",
+     "When the configuration now running was loaded, in Unix time."},
+    {"pgscope_exporter_probe_targets", "gauge", "",
+     "Targets of /probe held open now (connections and state)."},
+    {"pgscope_exporter_probe_targets_closed_total", "counter", "reason",
+     "Targets of /probe closed: reason idle (not probed for --probe.idle-timeout) or limit "
+     "(--probe.max-targets reached)."},
     {"pgscope_exporter_build_info", "gauge", "version", "pgscope-exporter's version; always 1."},
     {"process_cpu_seconds_total", "counter", "", "CPU time of the exporter process (user and system)."},
     {"process_resident_memory_bytes", "gauge", "", "Resident memory of the exporter process."},
@@ -174,7 +196,13 @@ std::string metrics_reference_markdown(const Catalog& catalog) {
     out << "| metric | type | labels | versions | scope | description |\n|---|---|---|---|---|---|\n";
     for (const auto& entry : catalog.entries) {
       if (entry.collector != collector) continue;
-      const char* scope = entry.scope == Scope::Database ? "each database" : "server";
+      std::string scope = "server";
+      if (entry.per_database()) {
+        scope = entry.target_databases.front() == "*" ? "each database" : "databases ";
+        for (const auto& name : entry.target_databases) {
+          if (name != "*") scope += (scope.back() == ' ' ? "" : ", ") + name;
+        }
+      }
       if (entry.dynamic_name) {
         out << "| `" << entry.name << "_*` | "
             << (entry.dynamic_usage == Usage::Counter ? "counter" : "gauge") << " |  | " << versions_of(entry)

@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "exporter/dsn.hpp"
+#include "exporter/option_values.hpp"
 
 extern char** environ;
 
@@ -38,20 +39,6 @@ struct Setting {
   void (*apply)(Options&, const Value&);
   Value (*get)(const Options&);
 };
-
-std::string format_duration(Millis d) {
-  const long long ms = d.count();
-  if (ms != 0 && ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
-  if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
-std::string join(const std::vector<std::string>& items, const std::string& separator) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
-}
 
 std::string show(const Value& v) {
   if (const auto* s = std::get_if<std::string>(&v)) return *s;
@@ -143,6 +130,19 @@ const std::vector<Setting>& settings() {
       {"postgres.lock-timeout", nullptr, "postgres.lock_timeout", Kind::kDuration, "DURATION",
        "lock_timeout of the exporter's sessions (0s: none).", true, no_check,
        FIELD(postgres.lock_timeout, Millis)},
+      {"extend.query-path", nullptr, "postgres.query_files", Kind::kList, "FILE,...",
+       "Custom query files (postgres_exporter's queries.yaml form or pgscope's), over the built-in "
+       "catalog.",
+       true, no_check, FIELD(postgres.query_files, L)},
+      {"postgres.max-series", nullptr, "postgres.max_series", Kind::kCount, "N",
+       "At most N series per collector and scrape; the rest are dropped and counted.", true, no_check,
+       FIELD(postgres.max_series, int)},
+      {"probe.idle-timeout", nullptr, "probe.idle_timeout", Kind::kDuration, "DURATION",
+       "Close a /probe target's connections after it was not probed this long.", true, positive_duration,
+       FIELD(probe.idle_timeout, Millis)},
+      {"probe.max-targets", nullptr, "probe.max_targets", Kind::kCount, "N",
+       "At most N /probe targets held at once; the least recently probed is closed first.", true, no_check,
+       FIELD(probe.max_targets, int)},
       {"dump-catalog", nullptr, nullptr, Kind::kBool, nullptr, "Print the query catalog in effect and exit.",
        false, no_check, FIELD(dump_catalog, bool)},
       {"dump-metrics-reference", nullptr, nullptr, Kind::kBool, nullptr,
@@ -158,9 +158,10 @@ const std::vector<Setting>& settings() {
 
 #undef FIELD
 
-const char* const kIgnoredTopLevel[] = {"queries", "auth_modules"};  // read by later features
-const char* const kTopLevel[] = {"web",     "scrape",    "log",     "collectors",  "postgres",
-                                 "patroni", "pgbouncer", "queries", "auth_modules"};
+// Sections with a form of their own, read by config_sections.cpp.
+const char* const kOwnFormTopLevel[] = {"queries", "auth_modules"};
+const char* const kTopLevel[] = {"web",     "scrape",    "log",   "collectors", "postgres",
+                                 "patroni", "pgbouncer", "probe", "queries",    "auth_modules"};
 const char* const kDsnOverridingEnv[] = {"DATA_SOURCE_NAME", "DATA_SOURCE_URI", "DATA_SOURCE_URI_FILE"};
 
 std::string env_name(const std::string& flag) {
@@ -168,75 +169,6 @@ std::string env_name(const std::string& flag) {
   for (char c : flag)
     out += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
-}
-
-// Values are quoted in errors; escaping keeps the message on one line.
-std::string quote(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    char escaped[8] = {c, 0};
-    if (c == '"' || c == '\\') std::snprintf(escaped, sizeof escaped, "\\%c", c);
-    if (c == '\n') std::snprintf(escaped, sizeof escaped, "\\n");
-    if (c != '\n' && static_cast<unsigned char>(c) < 0x20)
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-    out += escaped;
-  }
-  return out + "\"";
-}
-
-std::string trim(const std::string& text) {
-  const size_t begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
-}
-
-std::optional<bool> parse_bool(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
-  if (text == "false" || text == "0" || text == "no" || text == "off") return false;
-  return std::nullopt;
-}
-
-// Go-style durations: "10s", "500ms", "1m30s", "1.5h"; a bare "0" is allowed.
-std::optional<Millis> parse_duration(const std::string& text) {
-  if (text == "0") return Millis(0);
-  double total = 0;
-  size_t pos = 0;
-  if (text.empty()) return std::nullopt;
-  while (pos < text.size()) {
-    const size_t start = pos;
-    while (pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.'))
-      ++pos;
-    const std::string number = text.substr(start, pos - start);
-    if (number.empty() || number == "." || std::count(number.begin(), number.end(), '.') > 1)
-      return std::nullopt;
-    const size_t unit_start = pos;
-    while (pos < text.size() && std::isalpha(static_cast<unsigned char>(text[pos]))) ++pos;
-    static const std::map<std::string, double> kUnits = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}};
-    const auto unit = kUnits.find(text.substr(unit_start, pos - unit_start));
-    if (unit == kUnits.end()) return std::nullopt;
-    total += std::stod(number) * unit->second;
-  }
-  if (total > 1e12) return std::nullopt;
-  return Millis(std::llround(total));
-}
-
-std::optional<int> parse_count(const std::string& text) {
-  int value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value <= 0) return std::nullopt;
-  return value;
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = std::min(text.find(',', start), text.size());
-    if (std::string item = trim(text.substr(start, comma - start)); !item.empty()) items.push_back(item);
-    start = comma + 1;
-  }
-  return items;
 }
 
 // Parses and checks `raw` for `setting`; `where` names the flag, variable or
@@ -282,31 +214,6 @@ bool valid_collector_name(const std::string& name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
   });
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// " (did you mean X?" for the closest candidate, or " (".
-std::string suggestion(const std::string& wrong, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_distance = 4;
-  for (const auto& candidate : candidates) {
-    if (size_t d = edit_distance(wrong, candidate); d < best_distance) best = candidate, best_distance = d;
-  }
-  return best.empty() ? " (" : " (did you mean " + best + "? ";
 }
 
 // One setting from one source; applied lowest precedence first.
@@ -461,8 +368,8 @@ std::vector<Assignment> parse_config(const std::string& path) {
   for (const auto& section : root) {
     const std::string name = section.first.Scalar();
     const std::string section_at = at(path, section.first.Mark());
-    if (std::find(std::begin(kIgnoredTopLevel), std::end(kIgnoredTopLevel), name) !=
-        std::end(kIgnoredTopLevel)) {
+    if (std::find(std::begin(kOwnFormTopLevel), std::end(kOwnFormTopLevel), name) !=
+        std::end(kOwnFormTopLevel)) {
       continue;
     }
     if (std::find(std::begin(kTopLevel), std::end(kTopLevel), name) == std::end(kTopLevel)) {
@@ -595,7 +502,13 @@ std::string help_text() {
       "  log:        {level: info, format: logfmt}\n"
       "  collectors: {stat_statements: true, ...}\n"
       "  postgres:   {dsn: ..., include_databases: [..], exclude_databases: [..], table_limit: 200,\n"
-      "               statement_limit: 100, statement_timeout: 5s, lock_timeout: 1s}\n"
+      "               statement_limit: 100, statement_timeout: 5s, lock_timeout: 1s,\n"
+      "               query_files: [..], max_series: 200000}\n"
+      "  probe:      {idle_timeout: 5m, max_targets: 100}\n"
+      "  queries:    custom queries, in the form of a query file (see --extend.query-path)\n"
+      "  auth_modules: credentials for /probe targets, as postgres_exporter's:\n"
+      "               {NAME: {type: userpass, userpass: {username: .., password: .. | password_file: ..},\n"
+      "                       options: {sslmode: require, ..}}}\n"
       "\nConnection string, the first of:\n"
       "  1. --postgres.dsn or PG_EXPORTER_POSTGRES_DSN\n"
       "  2. DATA_SOURCE_NAME (URI or key=value)\n"

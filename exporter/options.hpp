@@ -25,6 +25,16 @@ struct PostgresOptions {
   int statement_limit = 100;  // top-N pg_stat_statements entries
   std::chrono::milliseconds statement_timeout{5000};
   std::chrono::milliseconds lock_timeout{1000};
+  // Custom query files (postgres_exporter's --extend.query-path), applied
+  // over the built-in catalog in order; then the config file's queries:.
+  std::vector<std::string> query_files;
+  int max_series = 200000;  // per catalog collector and scrape
+};
+
+// Multi-target mode (/probe?target=...).
+struct ProbeOptions {
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};  // close a target's connections after
+  int max_targets = 100;                                            // targets held at once
 };
 
 struct Options {
@@ -38,6 +48,7 @@ struct Options {
   // --collector.NAME / --no-collector.NAME, from flags, env or config file.
   std::map<std::string, bool> collectors;
   PostgresOptions postgres;
+  ProbeOptions probe;
   std::string patroni_url;    // Patroni REST API; empty: no Patroni collector
   std::string pgbouncer_dsn;  // pgBouncer admin console; empty: no pgBouncer collector (may hold a password)
   bool show_version = false;

@@ -49,8 +49,9 @@ struct ScrapeOrchestrator::Collection {
   Collection(Deadline d, std::chrono::milliseconds b) : deadline(d), budget(b) {}
 };
 
-ScrapeOrchestrator::ScrapeOrchestrator(std::vector<CollectorPtr> collectors, std::string version)
-    : version_(std::move(version)) {
+ScrapeOrchestrator::ScrapeOrchestrator(std::vector<CollectorPtr> collectors, std::string version,
+                                       bool exporter_metrics)
+    : version_(std::move(version)), exporter_metrics_(exporter_metrics) {
   for (auto& collector : collectors) {
     auto worker = std::make_shared<Worker>();
     worker->collector = std::move(collector);
@@ -196,11 +197,13 @@ ScrapeOrchestrator::Result ScrapeOrchestrator::scrape(std::chrono::milliseconds 
     own.add(duration, {{"collector", status.name}}, status.duration_seconds);
     own.add(success, {{"collector", status.name}}, status.success ? 1 : 0);
   }
-  own.counter("pgscope_exporter_scrapes_total", "Scrapes answered since the exporter started.", {},
-              static_cast<double>(scrapes_total_.load()));
-  own.gauge("pgscope_exporter_build_info", "pgscope-exporter's version; always 1.", {{"version", version_}},
-            1);
-  add_process_metrics(own);
+  if (exporter_metrics_) {
+    own.counter("pgscope_exporter_scrapes_total", "Scrapes answered since the exporter started.", {},
+                static_cast<double>(scrapes_total_.load()));
+    own.gauge("pgscope_exporter_build_info", "pgscope-exporter's version; always 1.", {{"version", version_}},
+              1);
+    add_process_metrics(own);
+  }
   result.own = own.take();
   return result;
 }

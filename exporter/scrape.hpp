@@ -30,7 +30,10 @@ std::chrono::milliseconds scrape_budget(std::chrono::milliseconds configured,
 // a time.
 class ScrapeOrchestrator {
  public:
-  ScrapeOrchestrator(std::vector<CollectorPtr> collectors, std::string version);
+  // `exporter_metrics`: add the process's own metrics (build info, scrape
+  // count, process_*) to every answer; off for /probe targets, whose
+  // scrapes are about another server.
+  ScrapeOrchestrator(std::vector<CollectorPtr> collectors, std::string version, bool exporter_metrics = true);
   ~ScrapeOrchestrator();
 
   struct Result {
@@ -59,6 +62,7 @@ class ScrapeOrchestrator {
 
   std::vector<std::shared_ptr<Worker>> workers_;
   std::string version_;
+  bool exporter_metrics_;
   std::atomic<std::uint64_t> scrapes_total_{0};
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;

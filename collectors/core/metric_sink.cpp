@@ -1,5 +1,6 @@
 #include "core/metric_sink.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace pgscope {
@@ -144,6 +145,31 @@ std::size_t MetricSink::series() const {
   std::size_t count = 0;
   for (const auto& family : families_) count += family.metric.size();
   return count;
+}
+
+std::size_t MetricSink::truncate(std::size_t keep) {
+  const std::size_t total = series();
+  if (total <= keep) return 0;
+  auto kept_with = [this](std::size_t per_family) {
+    std::size_t count = 0;
+    for (const auto& family : families_) count += std::min(per_family, family.metric.size());
+    return count;
+  };
+  // The largest r with kept_with(r) <= keep; kept_with grows with r.
+  std::size_t low = 0, high = 0;
+  for (const auto& family : families_) high = std::max(high, family.metric.size());
+  while (low < high) {
+    const std::size_t middle = low + (high - low + 1) / 2;
+    if (kept_with(middle) <= keep) {
+      low = middle;
+    } else {
+      high = middle - 1;
+    }
+  }
+  for (auto& family : families_) {
+    if (family.metric.size() > low) family.metric.resize(low);
+  }
+  return total - series();
 }
 
 std::vector<prometheus::MetricFamily> MetricSink::take() {

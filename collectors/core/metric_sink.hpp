@@ -44,6 +44,12 @@ class MetricSink {
   std::size_t dropped() const { return dropped_; }
   std::size_t series() const;
 
+  // Keeps at most `keep` samples and returns how many it removed. It keeps
+  // the first samples of every family alike (the first r of each, r as
+  // large as fits), so a query's result loses whole trailing rows rather
+  // than whole columns.
+  std::size_t truncate(std::size_t keep);
+
  private:
   std::vector<prometheus::MetricFamily> families_;
   std::unordered_map<std::string, Family> index_;

@@ -90,6 +90,32 @@ struct Parser {
     }
   }
 
+  // A number of seconds: not negative, and below a day (so that converting
+  // it to milliseconds cannot overflow).
+  double seconds(const YAML::Node& node, const std::string& key) const {
+    const double value = scalar<double>(node, key, "a number of seconds");
+    if (!(value >= 0 && value <= 86400)) fail(node, "\"" + key + "\" must be between 0 and 86400 seconds");
+    return value;
+  }
+
+  std::vector<std::string> databases(const YAML::Node& node, const std::string& where) const {
+    std::vector<std::string> names;
+    if (node.IsScalar()) {
+      names.push_back(node.Scalar());
+    } else if (node.IsSequence()) {
+      for (const auto& item : node) names.push_back(scalar<std::string>(item, "target_databases", "a name"));
+    } else {
+      fail(node, where + ": target_databases must be \"*\" or a list of database names");
+    }
+    if (names.empty()) fail(node, where + ": target_databases is empty (remove it to run once)");
+    for (const auto& name : names) {
+      if (name.empty()) fail(node, where + ": target_databases has an empty name");
+      if (name == "*" && names.size() > 1)
+        fail(node, where + ": \"*\" already means every database; list names or \"*\", not both");
+    }
+    return names;
+  }
+
   QueryBranch branch(const YAML::Node& node, const std::string& where) const {
     QueryBranch result;
     if (node["query"]) result.sql = scalar<std::string>(node["query"], "query", "SQL text");
@@ -146,11 +172,12 @@ struct Parser {
       fail(key, "\"" + result.name + "\" is not a valid metric prefix");
     if (!body.IsMap())
       fail(key, "query \"" + result.name + "\" must be a map with \"query\" and \"metrics\"");
-    check_keys(body,
-               {"query", "queries", "metrics", "master", "cache_seconds", "runonserver", "collector",
-                "default_enabled", "scope", "primary_only", "replica_only", "timeout_seconds", "min_version",
-                "max_version", "dynamic_name", "usage", "description"},
-               "query \"" + result.name + "\"");
+    check_keys(
+        body,
+        {"query", "queries", "metrics", "master", "cache_seconds", "runonserver", "collector",
+         "default_enabled", "target_databases", "primary_only", "replica_only", "timeout_seconds",
+         "min_version", "max_version", "dynamic_name", "usage", "description", "predicate", "max_series"},
+        "query \"" + result.name + "\"");
     const std::string where = "query \"" + result.name + "\"";
     if (body["collector"]) result.collector = scalar<std::string>(body["collector"], "collector", "a name");
     if (!std::regex_match(result.collector, std::regex("[a-z0-9_]+"))) {
@@ -159,22 +186,29 @@ struct Parser {
     }
     if (body["default_enabled"])
       result.default_enabled = scalar<bool>(body["default_enabled"], "default_enabled", "true or false");
-    if (body["scope"]) {
-      auto scope = scalar<std::string>(body["scope"], "scope", "cluster or database");
-      if (scope != "cluster" && scope != "database")
-        fail(body["scope"], "scope must be \"cluster\" or \"database\", not \"" + scope + "\"");
-      result.scope = scope == "database" ? Scope::Database : Scope::Cluster;
+    if (body["target_databases"]) result.target_databases = databases(body["target_databases"], where);
+    // postgres_exporter's master: true means "only on the configured
+    // database", which is what an entry without target_databases does.
+    if (body["master"] && scalar<bool>(body["master"], "master", "true or false") &&
+        !result.target_databases.empty()) {
+      fail(body["master"], where + ": master: true contradicts target_databases; keep one");
     }
-    if (body["master"] && scalar<bool>(body["master"], "master", "true or false"))
-      result.scope = Scope::Cluster;
+    if (body["predicate"]) {
+      result.predicate = scalar<std::string>(body["predicate"], "predicate", "SQL text");
+      if (result.predicate.find_first_not_of(" \t\r\n") == std::string::npos)
+        fail(body["predicate"], where + ": predicate is empty (remove it or give a query)");
+    }
+    if (body["max_series"]) {
+      const long cap = scalar<long>(body["max_series"], "max_series", "a positive integer");
+      if (cap <= 0) fail(body["max_series"], where + ": max_series must be a positive integer");
+      result.max_series = static_cast<std::size_t>(cap);
+    }
     if (body["primary_only"])
       result.primary_only = scalar<bool>(body["primary_only"], "primary_only", "true or false");
     if (body["replica_only"])
       result.replica_only = scalar<bool>(body["replica_only"], "replica_only", "true or false");
-    if (body["cache_seconds"])
-      result.cache_seconds = scalar<double>(body["cache_seconds"], "cache_seconds", "a number");
-    if (body["timeout_seconds"])
-      result.timeout_seconds = scalar<double>(body["timeout_seconds"], "timeout_seconds", "a number");
+    if (body["cache_seconds"]) result.cache_seconds = seconds(body["cache_seconds"], "cache_seconds");
+    if (body["timeout_seconds"]) result.timeout_seconds = seconds(body["timeout_seconds"], "timeout_seconds");
     if (body["dynamic_name"])
       result.dynamic_name = scalar<bool>(body["dynamic_name"], "dynamic_name", "true or false");
     if (body["usage"]) result.dynamic_usage = usage(body["usage"]);
@@ -246,6 +280,13 @@ const QueryBranch* CatalogEntry::branch_for(int server_version) const {
   return nullptr;
 }
 
+bool CatalogEntry::runs_in(const std::string& database, bool wanted) const {
+  for (const auto& target : target_databases) {
+    if (target == "*" ? wanted : target == database) return true;
+  }
+  return false;
+}
+
 std::string CatalogEntry::metric_name(const MetricSpec& spec) const {
   if (!spec.name.empty()) return spec.name;
   std::string name = this->name + "_" + spec.column;
@@ -275,19 +316,55 @@ void Catalog::append(Catalog&& other) {
   }
 }
 
+std::vector<std::string> Catalog::overlay(Catalog&& other) {
+  std::vector<std::string> replaced;
+  for (auto& entry : other.entries) {
+    auto existing = std::find_if(entries.begin(), entries.end(),
+                                 [&](const CatalogEntry& e) { return e.name == entry.name; });
+    if (existing == entries.end()) {
+      entries.push_back(std::move(entry));
+    } else if (existing->origin.rfind("builtin:", 0) == 0) {
+      replaced.push_back(entry.name);
+      *existing = std::move(entry);
+    } else {
+      throw CatalogError(entry.origin + ": query \"" + entry.name + "\" is already defined at " +
+                         existing->origin + " (rename one of them)");
+    }
+  }
+  return replaced;
+}
+
 Catalog parse_catalog(const std::string& yaml_text, const std::string& origin) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
-  } catch (const YAML::ParserException& error) {
+  } catch (const YAML::Exception& error) {
     throw CatalogError(origin + ":" + std::to_string(error.mark.line + 1) + ":" +
                        std::to_string(error.mark.column + 1) + ": " + error.msg);
   }
+  return parse_catalog_node(root, origin);
+}
+
+Catalog parse_catalog_node(const YAML::Node& root, const std::string& origin) {
   Catalog catalog;
   if (root.IsNull()) return catalog;
   Parser parser{origin};
-  if (!root.IsMap()) parser.fail(root, "a query file must be a map of query names to queries");
-  for (const auto& item : root) catalog.entries.push_back(parser.entry(item.first, item.second));
+  if (!root.IsMap()) parser.fail(root, "queries must be a map of query names to queries");
+  std::set<std::string> names;
+  try {
+    for (const auto& item : root) {
+      if (!item.first.IsScalar()) parser.fail(item.first, "a query name must be plain text");
+      auto entry = parser.entry(item.first, item.second);
+      if (!names.insert(entry.name).second)
+        parser.fail(item.first, "query \"" + entry.name + "\" is defined twice");
+      catalog.entries.push_back(std::move(entry));
+    }
+  } catch (const YAML::Exception& error) {
+    // yaml-cpp's own conversions (a key that is a map, say): still the
+    // user's file, so still a CatalogError with the place.
+    throw CatalogError(origin + ":" + std::to_string(error.mark.line + 1) + ":" +
+                       std::to_string(error.mark.column + 1) + ": " + error.msg);
+  }
   return catalog;
 }
 
@@ -307,6 +384,14 @@ Catalog builtin_catalog() {
   return catalog;
 }
 
+namespace {
+
+// yaml-cpp writes a literal block with "|", which reads back with one final
+// newline: give every SQL text one, so a dumped catalog reads back the same.
+std::string as_block(const std::string& sql) { return !sql.empty() && sql.back() == '\n' ? sql : sql + "\n"; }
+
+}  // namespace
+
 std::string dump_catalog(const Catalog& catalog) {
   YAML::Emitter out;
   out << YAML::BeginMap;
@@ -314,12 +399,17 @@ std::string dump_catalog(const Catalog& catalog) {
     out << YAML::Key << entry.name << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "collector" << YAML::Value << entry.collector;
     out << YAML::Key << "default_enabled" << YAML::Value << entry.default_enabled;
-    out << YAML::Key << "scope" << YAML::Value << (entry.scope == Scope::Database ? "database" : "cluster");
+    if (entry.per_database()) {
+      out << YAML::Key << "target_databases" << YAML::Value << YAML::Flow << entry.target_databases;
+    }
     if (entry.primary_only) out << YAML::Key << "primary_only" << YAML::Value << true;
     if (entry.replica_only) out << YAML::Key << "replica_only" << YAML::Value << true;
     if (entry.cache_seconds > 0) out << YAML::Key << "cache_seconds" << YAML::Value << entry.cache_seconds;
     if (entry.timeout_seconds > 0)
       out << YAML::Key << "timeout_seconds" << YAML::Value << entry.timeout_seconds;
+    if (entry.max_series > 0) out << YAML::Key << "max_series" << YAML::Value << entry.max_series;
+    if (!entry.predicate.empty())
+      out << YAML::Key << "predicate" << YAML::Value << YAML::Literal << as_block(entry.predicate);
     if (entry.dynamic_name) {
       out << YAML::Key << "dynamic_name" << YAML::Value << true;
       out << YAML::Key << "usage" << YAML::Value << to_string(entry.dynamic_usage);
@@ -329,7 +419,7 @@ std::string dump_catalog(const Catalog& catalog) {
       out << YAML::BeginMap;
       out << YAML::Key << "min_version" << YAML::Value << branch.min_version;
       if (branch.max_version != 0) out << YAML::Key << "max_version" << YAML::Value << branch.max_version;
-      out << YAML::Key << "query" << YAML::Value << YAML::Literal << branch.sql;
+      out << YAML::Key << "query" << YAML::Value << YAML::Literal << as_block(branch.sql);
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;

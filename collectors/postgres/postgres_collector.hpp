@@ -22,6 +22,10 @@ struct PostgresCollectorConfig {
   std::map<std::string, long> placeholders;  // {{table_limit}}, {{statement_limit}}
   SessionSettings session;
   int max_parallel_databases = 4;
+  // At most this many series per catalog collector (stat_user_tables, ...)
+  // and scrape; what a query would add beyond it is dropped and counted in
+  // pgscope_exporter_query_series_dropped. 0: no cap.
+  std::size_t max_series_per_collector = 0;
 };
 
 // Runs the query catalog against one PostgreSQL server: cluster-wide entries
@@ -43,10 +47,14 @@ class PostgresCollector : public Collector {
     bool in_recovery = false;
     std::string current_database;
   };
+  // What one entry did in one database during one scrape.
   struct EntryOutcome {
-    std::string collector;
+    const CatalogEntry* entry = nullptr;
     double seconds = 0;
     bool ok = true;
+    bool executed = false;  // the SQL ran (not a cache hit, not skipped by its predicate)
+    bool cache_hit = false;
+    std::size_t dropped = 0;  // series left out by the caps
   };
   struct Cached {
     Clock::time_point expires;
@@ -58,8 +66,15 @@ class PostgresCollector : public Collector {
   bool wanted_database(const std::string& database) const;
   void run_database(const std::string& database, bool with_cluster_entries, const Server& server,
                     const Deadline& deadline, MetricSink& sink, std::vector<EntryOutcome>& outcomes);
-  bool run_entry(const CatalogEntry& entry, const QueryBranch& branch, PgConnection& connection,
-                 const std::string& database, const Deadline& deadline, MetricSink& sink);
+  void run_entry(const CatalogEntry& entry, const QueryBranch& branch, PgConnection& connection,
+                 const std::string& database, const Deadline& deadline, MetricSink& sink,
+                 EntryOutcome& outcome);
+  bool predicate_holds(const CatalogEntry& entry, PgConnection& connection, const Deadline& deadline);
+  // Moves `rows` into `sink`, within what the entry's collector may still
+  // add in this scrape; returns the number of series left out.
+  std::size_t admit(const CatalogEntry& entry, MetricSink& rows, MetricSink& sink);
+  void emit_query_metrics(const std::vector<std::vector<EntryOutcome>>& outcomes, MetricSink& sink);
+  void check_named_databases(const std::vector<std::string>& existing);
   void note_state(const std::string& key, const std::string& error);
   void record_error(const PgError& error);
   void emit_last_error(MetricSink& sink);
@@ -79,6 +94,9 @@ class PostgresCollector : public Collector {
   std::mutex state_mutex_;  // guards the members below, shared by database workers
   std::map<std::string, Cached> cache_;
   std::map<std::string, std::string> last_state_;
+  std::map<std::string, std::size_t> collector_series_;  // this scrape's series per catalog collector
+  std::map<std::string, double> executions_;             // per entry, since start
+  std::map<std::string, double> cache_hits_;
   struct LastError {
     std::string kind;
     std::string message;

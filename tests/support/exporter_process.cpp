@@ -385,6 +385,24 @@ ScrapeResult ExporterProcess::scrape(const std::string& path,
   return result;
 }
 
+ScrapeResult ExporterProcess::post(const std::string& path) const {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(30, 0);
+  ScrapeResult result;
+  const auto start = Clock::now();
+  auto response = client.Post(path.c_str());
+  result.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  if (!response) {
+    result.error = httplib::to_string(response.error());
+    return result;
+  }
+  result.status = response->status;
+  result.body = response->body;
+  for (const auto& [name, value] : response->headers) result.headers.emplace(lower(name), value);
+  return result;
+}
+
 std::string ExporterProcess::log() const { return read_file(log_path_); }
 
 std::string ExporterProcess::log_tail(std::size_t lines) const { return tail_lines(log(), lines); }

@@ -77,6 +77,9 @@ class ExporterProcess {
                       const std::map<std::string, std::string>& headers = {}, bool decompress = true,
                       std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
+  // POST `path` without a body (/-/reload).
+  ScrapeResult post(const std::string& path) const;
+
   std::string log() const;  // everything it printed so far
   std::string log_tail(std::size_t lines = 40) const;
   bool running();

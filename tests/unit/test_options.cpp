@@ -290,7 +290,7 @@ TEST_CASE("options: config file errors name file:line:column", "[options]") {
   CHECK(error_of({"--config.file=" + top.path()}) ==
         top.path() +
             ":1:1: unknown top-level key \"webs\" (expected one of: web, scrape, log, collectors, postgres, "
-            "patroni, pgbouncer, "
+            "patroni, pgbouncer, probe, "
             "queries, auth_modules)");
 
   TempFile value("scrape:\n  timeout: abc\n");
