@@ -259,3 +259,37 @@ TEST_CASE("a URI with an unencoded '@' in the password is refused without echoin
   CHECK_THAT(pgscope::resolve_dsn("postgresql://postgres:sec%40ret99@db.example:5432/postgres", {}),
              Catch::Contains("sec@ret99"));
 }
+
+TEST_CASE("dsn: /probe targets take credentials from the auth module only", "[dsn]") {
+  auto kv = conninfo(pgscope::probe_dsn("db.example:6432/shop?sslmode=require", "prober", "s3cr'et",
+                                        {{"connect_timeout", "3"}}, "postgres"));
+  CHECK(kv["host"] == "db.example");
+  CHECK(kv["port"] == "6432");
+  CHECK(kv["dbname"] == "shop");
+  CHECK(kv["sslmode"] == "require");
+  CHECK(kv["user"] == "prober");
+  CHECK(kv["password"] == "s3cr'et");
+  CHECK(kv["connect_timeout"] == "3");
+  CHECK(kv["application_name"] == "pgscope-exporter");
+
+  auto default_db = conninfo(pgscope::probe_dsn("host=10.0.0.1 port=5432", "", "", {}, "pgbouncer"));
+  CHECK(default_db["dbname"] == "pgbouncer");
+  CHECK(default_db["host"] == "10.0.0.1");
+  auto uri = conninfo(pgscope::probe_dsn("postgresql://db.example/app", "", "", {}, "postgres"));
+  CHECK(uri["dbname"] == "app");
+
+  auto error_of = [](const std::string& target) {
+    try {
+      pgscope::probe_dsn(target, "u", "p", {}, "postgres");
+    } catch (const pgscope::UsageError& error) {
+      return std::string(error.what());
+    }
+    return std::string();
+  };
+  CHECK_THAT(error_of("postgresql://u:hunter2@db.example/app"), Catch::Contains("auth module"));
+  CHECK_THAT(error_of("host=db.example password=hunter2"), Catch::Contains("auth module"));
+  CHECK(error_of("postgresql://u:hunter2@db.example/app").find("hunter2") == std::string::npos);
+  CHECK_THAT(error_of(""), Catch::Contains("target is empty"));
+  CHECK_THAT(error_of("dbname=app"), Catch::Contains("names no host"));
+  CHECK_THAT(error_of("host=db.example nosuchkey=1"), Catch::Contains("not a connection string"));
+}
