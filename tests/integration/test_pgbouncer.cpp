@@ -9,6 +9,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -342,4 +343,27 @@ TEST_CASE("pgBouncer: every family it emits is described in docs/metrics.md", "[
   const auto missing = undocumented_families(scrape_metrics(exporter));
   INFO("not in docs/metrics.md: " << Catch::Detail::stringify(missing));
   CHECK(missing.empty());
+}
+
+TEST_CASE("pgBouncer: scraped through /probe with source=pgbouncer and an auth module", "[integration]") {
+  auto& bouncer = shared_bouncer();
+  char pattern[] = "/tmp/pgscope-bouncer-probe-XXXXXX";
+  const std::string dir = mkdtemp(pattern);
+  Finally cleanup{[&] { run_process({"rm", "-rf", dir}); }};
+  const std::string config = dir + "/config.yaml";
+  std::ofstream(config)
+      << "auth_modules:\n  pooler:\n    type: userpass\n    userpass: {username: pgscope_stats}\n"
+         "    options: {sslmode: disable}\n";
+  ExporterProcess exporter({"--config.file=" + config});
+  const std::string target = "127.0.0.1:" + std::to_string(bouncer.port());
+  auto result = exporter.scrape("/probe?target=" + target + "&source=pgbouncer&auth_module=pooler");
+  INFO("exporter log:\n" << exporter.log_tail());
+  REQUIRE(result.status == 200);
+  auto metrics = parse_prom_text(result.body);
+  CHECK(metrics.value("pgbouncer_up") == 1.0);
+  CHECK(metrics.count("pgbouncer_databases_pool_size", {{"name", "postgres"}}) == 1);
+  CHECK_FALSE(metrics.has_family("pg_up"));
+  // The same target as PostgreSQL is another target, not pgBouncer's console.
+  auto wrong = exporter.scrape("/probe?target=" + target + "&source=mysql");
+  CHECK(wrong.status == 400);
 }
