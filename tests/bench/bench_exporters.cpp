@@ -4,7 +4,7 @@
 // only when something could not run. This file: main() and the postgres
 // suite, against Debian's prometheus-postgres-exporter on the same PostgreSQL
 // (5 databases, 2000 tables); bench_sources.cpp: the patroni and pgbouncer
-// suites.
+// suites; bench_big.cpp: the big suite (20 databases, 40 000 tables), opt-in.
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_big.hpp"
+#include "bench/bench_postgres.hpp"
 #include "bench/bench_sources.hpp"
 #include "bench/bench_support.hpp"
 #include "support/exporter_process.hpp"
@@ -28,41 +30,12 @@ using namespace pgscope::test;
 using namespace pgscope::bench;
 using Clock = std::chrono::steady_clock;
 
-namespace {
+// ---- Shared with the big suite (bench_postgres.hpp) ----------------------------
 
-constexpr int kDatabases = 5;
-constexpr int kTablesPerDatabase = 400;
-constexpr const char* kPeerBinary = "/usr/bin/prometheus-postgres-exporter";
-constexpr const char* kPeerQueries = "/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml";
+namespace pgscope::bench {
 
-struct Settings {
-  int warmup = 2;
-  int scrapes = 30;
-  int gzip_scrapes = 10;
-  int statement_scrapes = 3;
-  std::string save_dir;  // --save=DIR: the last plain bodies, for a closer look
-};
-
-struct Measurement {
-  long long exporter_ticks = 0, server_ticks = 0;
-  double wall_ms = 0;
-  std::size_t bytes = 0, series = 0;
-};
-
-struct Target {
-  std::string name;
-  pid_t pid;
-  int port;
-  std::vector<Measurement> plain, gzip;
-  std::string last_body;
-  bool gzip_honoured = true;
-  double statements_per_scrape = -1;
-  double rss_after_warmup = 0;
-};
-
-// Long enough for the postmaster to reap the backends a scrape closed and for
-// an exporter's garbage collector to finish, so both land in this window.
-constexpr auto kSettle = std::chrono::milliseconds(100);
+const char* const kPeerBinary = "/usr/bin/prometheus-postgres-exporter";
+const char* const kPeerQueries = "/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml";
 
 Measurement measure(Target& t, pid_t postmaster, bool gzip) {
   Measurement m;
@@ -85,6 +58,69 @@ Measurement measure(Target& t, pid_t postmaster, bool gzip) {
   }
   return m;
 }
+
+// The Debian example predates PostgreSQL 13, which renamed pg_stat_statements'
+// *_time columns to *_exec_time; on 15 that whole query fails and its series
+// would be missing. A corrected copy keeps the peer's coverage honest.
+std::string corrected_peer_queries(std::vector<std::string>& changes) {
+  std::string yaml = slurp(kPeerQueries);
+  if (yaml.empty()) throw std::runtime_error(std::string("cannot read ") + kPeerQueries);
+  for (const char* column : {"total", "min", "max", "mean", "stddev"}) {
+    const std::string from = std::string(column) + "_time / 1000";
+    const std::string to = std::string(column) + "_exec_time / 1000";
+    for (auto pos = yaml.find(from); pos != std::string::npos; pos = yaml.find(from, pos + to.size())) {
+      yaml.replace(pos, from.size(), to);
+      changes.push_back(from + " -> " + to);
+    }
+  }
+  // pg_process_idle reads pg_stat_activity, which is server-wide, but lacks
+  // master: true, so --auto-discover-databases runs it in every database and
+  // the duplicate series make every scrape fail with HTTP 500.
+  const std::string idle = "pg_process_idle:\n";
+  if (auto pos = yaml.find(idle); pos != std::string::npos) {
+    yaml.insert(pos + idle.size(), "  master: true\n");
+    changes.push_back("pg_process_idle: added master: true");
+  }
+  return yaml;
+}
+
+// CPU is summed over all scrapes before dividing: one reading is only good to
+// a clock tick (10 ms), the sum of many is good to a tick in all.
+Summary summarize(const std::vector<Measurement>& ms) {
+  Summary s;
+  if (ms.empty()) return s;
+  std::vector<double> walls;
+  long long et = 0, st = 0;
+  for (const auto& m : ms) {
+    et += m.exporter_ticks;
+    st += m.server_ticks;
+    walls.push_back(m.wall_ms);
+    s.bytes += static_cast<double>(m.bytes);
+  }
+  const auto n = static_cast<double>(ms.size());
+  s.exporter_cpu = static_cast<double>(et) * kMsPerTick / n;
+  s.server_cpu = static_cast<double>(st) * kMsPerTick / n;
+  s.wall_median = percentile(walls, 0.5);
+  s.wall_p90 = percentile(walls, 0.9);
+  s.bytes /= n;
+  s.series = static_cast<double>(ms.back().series);
+  return s;
+}
+
+}  // namespace pgscope::bench
+
+namespace {
+
+constexpr int kDatabases = 5;
+constexpr int kTablesPerDatabase = 400;
+
+struct Settings {
+  int warmup = 2;
+  int scrapes = 30;
+  int gzip_scrapes = 10;
+  int statement_scrapes = 3;
+  std::string save_dir;  // --save=DIR: the last plain bodies, for a closer look
+};
 
 // ---- Setup --------------------------------------------------------------------
 
@@ -117,31 +153,6 @@ void populate(TestPostgres& pg) {
   }
 }
 
-// The Debian example predates PostgreSQL 13, which renamed pg_stat_statements'
-// *_time columns to *_exec_time; on 15 that whole query fails and its series
-// would be missing. A corrected copy keeps the peer's coverage honest.
-std::string corrected_peer_queries(std::vector<std::string>& changes) {
-  std::string yaml = slurp(kPeerQueries);
-  if (yaml.empty()) throw std::runtime_error(std::string("cannot read ") + kPeerQueries);
-  for (const char* column : {"total", "min", "max", "mean", "stddev"}) {
-    const std::string from = std::string(column) + "_time / 1000";
-    const std::string to = std::string(column) + "_exec_time / 1000";
-    for (auto pos = yaml.find(from); pos != std::string::npos; pos = yaml.find(from, pos + to.size())) {
-      yaml.replace(pos, from.size(), to);
-      changes.push_back(from + " -> " + to);
-    }
-  }
-  // pg_process_idle reads pg_stat_activity, which is server-wide, but lacks
-  // master: true, so --auto-discover-databases runs it in every database and
-  // the duplicate series make every scrape fail with HTTP 500.
-  const std::string idle = "pg_process_idle:\n";
-  if (auto pos = yaml.find(idle); pos != std::string::npos) {
-    yaml.insert(pos + idle.size(), "  master: true\n");
-    changes.push_back("pg_process_idle: added master: true");
-  }
-  return yaml;
-}
-
 // Statements one scrape runs, from pg_stat_statements (top-level statements,
 // utility ones included). The probe's comment keeps its own calls out.
 long long statement_calls(const TestPostgres& pg) {
@@ -151,34 +162,6 @@ long long statement_calls(const TestPostgres& pg) {
 }
 
 // ---- Report -------------------------------------------------------------------
-
-struct Summary {
-  double exporter_cpu = 0, server_cpu = 0, wall_median = 0, wall_p90 = 0, bytes = 0, series = 0;
-  double total_cpu() const { return exporter_cpu + server_cpu; }
-};
-
-// CPU is summed over all scrapes before dividing: one reading is only good to
-// a clock tick (10 ms), the sum of many is good to a tick in all.
-Summary summarize(const std::vector<Measurement>& ms) {
-  Summary s;
-  if (ms.empty()) return s;
-  std::vector<double> walls;
-  long long et = 0, st = 0;
-  for (const auto& m : ms) {
-    et += m.exporter_ticks;
-    st += m.server_ticks;
-    walls.push_back(m.wall_ms);
-    s.bytes += static_cast<double>(m.bytes);
-  }
-  const auto n = static_cast<double>(ms.size());
-  s.exporter_cpu = static_cast<double>(et) * kMsPerTick / n;
-  s.server_cpu = static_cast<double>(st) * kMsPerTick / n;
-  s.wall_median = percentile(walls, 0.5);
-  s.wall_p90 = percentile(walls, 0.9);
-  s.bytes /= n;
-  s.series = static_cast<double>(ms.back().series);
-  return s;
-}
 
 void row(const std::string& metric, double ours, double peer, int decimals) {
   std::string ratio = peer > 0 ? std::to_string(ours / peer).substr(0, 5) + "x" : "n/a";
@@ -353,26 +336,39 @@ int run(const Settings& settings) {
 
 int main(int argc, char** argv) {
   Settings settings;
+  int scrapes = 0;  // 0: the suite's default (30; big: 10)
   std::string suite = "all";
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
       if (arg.rfind("--scrapes=", 0) == 0) {
-        settings.scrapes = std::max(1, std::stoi(arg.substr(10)));
+        scrapes = std::max(1, std::stoi(arg.substr(10)));
       } else if (arg.rfind("--gzip-scrapes=", 0) == 0) {
         settings.gzip_scrapes = std::stoi(arg.substr(15));
       } else if (arg.rfind("--save=", 0) == 0) {
         settings.save_dir = arg.substr(7);
       } else if (arg.rfind("--suite=", 0) == 0 &&
-                 std::string("|postgres|patroni|pgbouncer|all|").find("|" + arg.substr(8) + "|") !=
+                 std::string("|postgres|patroni|pgbouncer|big|all|").find("|" + arg.substr(8) + "|") !=
                      std::string::npos) {
         suite = arg.substr(8);
       } else {
         std::cerr
-            << "usage: pgscope-bench [--suite=postgres|patroni|pgbouncer|all (all)] [--scrapes=N (30)]\n"
-               "                     [--gzip-scrapes=N (10; 0 skips; postgres only)] [--save=DIR]\n";
+            << "usage: pgscope-bench [--suite=postgres|patroni|pgbouncer|big|all (all)] [--scrapes=N (30; "
+               "big: 10)]\n"
+               "                     [--gzip-scrapes=N (10; 0 skips; postgres only)] [--save=DIR]\n"
+               "  all runs postgres, patroni and pgbouncer. big is opt-in (its setup takes minutes): "
+               "pgscope\n"
+               "  with and without TTL caching against postgres_exporter on 20 databases x 2000 tables.\n";
         return arg == "--help" || arg == "-h" ? 0 : 2;
       }
+    }
+    if (scrapes > 0) settings.scrapes = scrapes;
+    if (suite == "big") {
+      BigSettings big;
+      big.warmup = settings.warmup;
+      if (scrapes > 0) big.scrapes = scrapes;
+      big.save_dir = settings.save_dir;
+      return run_big(big);
     }
     int status = 0;
     if (suite == "postgres" || suite == "all") status = run(settings);
