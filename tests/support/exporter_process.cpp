@@ -361,19 +361,10 @@ std::string ExporterProcess::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
 }
 
-ScrapeResult ExporterProcess::scrape(const std::string& path,
-                                     const std::map<std::string, std::string>& headers, bool decompress,
-                                     std::chrono::milliseconds timeout) const {
-  httplib::Client client("127.0.0.1", port_);
-  client.set_connection_timeout(2, 0);
-  auto usec = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
-  client.set_read_timeout(usec / 1000000, usec % 1000000);
-  client.set_decompress(decompress);
-  httplib::Headers request_headers(headers.begin(), headers.end());
+namespace {
 
+ScrapeResult to_result(const httplib::Result& response, Clock::time_point start) {
   ScrapeResult result;
-  const auto start = Clock::now();
-  auto response = client.Get(path.c_str(), request_headers);
   result.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   if (!response) {
     result.error = httplib::to_string(response.error());
@@ -385,22 +376,28 @@ ScrapeResult ExporterProcess::scrape(const std::string& path,
   return result;
 }
 
+}  // namespace
+
+ScrapeResult ExporterProcess::scrape(const std::string& path,
+                                     const std::map<std::string, std::string>& headers, bool decompress,
+                                     std::chrono::milliseconds timeout) const {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_connection_timeout(2, 0);
+  auto usec = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  client.set_read_timeout(usec / 1000000, usec % 1000000);
+  client.set_decompress(decompress);
+  httplib::Headers request_headers(headers.begin(), headers.end());
+
+  const auto start = Clock::now();
+  return to_result(client.Get(path.c_str(), request_headers), start);
+}
+
 ScrapeResult ExporterProcess::post(const std::string& path) const {
   httplib::Client client("127.0.0.1", port_);
   client.set_connection_timeout(2, 0);
   client.set_read_timeout(30, 0);
-  ScrapeResult result;
   const auto start = Clock::now();
-  auto response = client.Post(path.c_str());
-  result.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  if (!response) {
-    result.error = httplib::to_string(response.error());
-    return result;
-  }
-  result.status = response->status;
-  result.body = response->body;
-  for (const auto& [name, value] : response->headers) result.headers.emplace(lower(name), value);
-  return result;
+  return to_result(client.Post(path.c_str()), start);
 }
 
 std::string ExporterProcess::log() const { return read_file(log_path_); }
