@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -15,8 +16,23 @@
 namespace pgscope {
 namespace {
 
-const std::regex kMetricName("[a-zA-Z_:][a-zA-Z0-9_:]*");
-const std::regex kLabelName("[a-zA-Z_][a-zA-Z0-9_]*");
+// Names are checked by hand rather than with std::regex, whose libstdc++
+// matcher recurses once per character: a 50 000-character name in a query
+// file overflowed the stack (found by fuzzing).
+bool is_name(const std::string& text, bool colon, bool upper) {
+  if (text.empty() || text.size() > 200) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (upper && c >= 'A' && c <= 'Z') || c == '_' ||
+                    (colon && c == ':') || (i > 0 && c >= '0' && c <= '9') ||
+                    (!upper && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+bool is_metric_name(const std::string& text) { return is_name(text, true, true); }
+bool is_label_name(const std::string& text) { return is_name(text, false, true); }
+bool is_collector_name(const std::string& text) { return is_name(text, false, false); }
 
 struct Parser {
   std::string origin;
@@ -40,9 +56,32 @@ struct Parser {
     }
   }
 
+  // Text from the file: no control characters (a query may hold tabs and
+  // line breaks), at most `limit` bytes. Such characters cannot be written
+  // back by --dump-catalog and have no use in SQL or in names.
+  std::string text(const YAML::Node& node, const std::string& key, const char* expected,
+                   bool multiline = false, std::size_t limit = 1000) const {
+    if (!node.IsScalar()) fail(node, "\"" + key + "\" must be " + expected);
+    const std::string& value = node.Scalar();
+    if (value.size() > limit) {
+      fail(node, "\"" + key + "\" is longer than " + std::to_string(limit) + " bytes");
+    }
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const auto c = static_cast<unsigned char>(value[i]);
+      const bool allowed = c >= 0x20 ? c != 0x7f : multiline && (c == '\n' || c == '\t' || c == '\r');
+      if (!allowed) {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%02x", c);
+        fail(node, "\"" + key + "\" holds the control character " + hex + " at byte " +
+                       std::to_string(i + 1) + " (remove it)");
+      }
+    }
+    return value;
+  }
+
   void check_keys(const YAML::Node& map, const std::set<std::string>& known, const std::string& where) const {
     for (const auto& item : map) {
-      const auto key = item.first.as<std::string>();
+      const auto key = text(item.first, "key", "plain text");
       if (known.count(key) == 0) {
         std::string list;
         for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
@@ -56,12 +95,12 @@ struct Parser {
         {"LABEL", Usage::Label},       {"GAUGE", Usage::Gauge},
         {"COUNTER", Usage::Counter},   {"MAPPEDMETRIC", Usage::MappedMetric},
         {"DURATION", Usage::Duration}, {"DISCARD", Usage::Discard}};
-    auto text = scalar<std::string>(node, "usage", "a string");
-    std::string upper = text;
+    auto name = text(node, "usage", "a string");
+    std::string upper = name;
     std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
     auto found = names.find(upper);
     if (found == names.end()) {
-      fail(node, "unknown usage \"" + text +
+      fail(node, "unknown usage \"" + name +
                      "\" (expected LABEL, GAUGE, COUNTER, MAPPEDMETRIC, DURATION or DISCARD)");
     }
     return found->second;
@@ -69,12 +108,15 @@ struct Parser {
 
   // postgres_exporter's runonserver: a semver range such as ">=10.0.0 <12.0.0".
   void version_range(const YAML::Node& node, QueryBranch& branch) const {
-    std::istringstream words(scalar<std::string>(node, "runonserver", "a version range"));
-    static const std::regex clause(R"((>=|<=|>|<|=)?\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?)");
+    std::istringstream words(text(node, "runonserver", "a version range"));
+    // Bounded digits: a major version of more than three digits is no
+    // version, and would overflow server_version_num arithmetic.
+    static const std::regex clause(R"((>=|<=|>|<|=)?(\d{1,3})(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?)");
     for (std::string word; words >> word;) {
       std::smatch match;
-      if (!std::regex_match(word, match, clause))
-        fail(node, "cannot read version range clause \"" + word + "\"");
+      if (word.size() > 20 || !std::regex_match(word, match, clause))
+        fail(node,
+             "cannot read version range clause \"" + word.substr(0, 20) + "\" (e.g. \">=12.0.0 <16.0.0\")");
       int major = std::stoi(match[2]);
       int minor = match[3].matched ? std::stoi(match[3]) : 0;
       int patch = match[4].matched ? std::stoi(match[4]) : 0;
@@ -101,9 +143,9 @@ struct Parser {
   std::vector<std::string> databases(const YAML::Node& node, const std::string& where) const {
     std::vector<std::string> names;
     if (node.IsScalar()) {
-      names.push_back(node.Scalar());
+      names.push_back(text(node, "target_databases", "a name"));
     } else if (node.IsSequence()) {
-      for (const auto& item : node) names.push_back(scalar<std::string>(item, "target_databases", "a name"));
+      for (const auto& item : node) names.push_back(text(item, "target_databases", "a name"));
     } else {
       fail(node, where + ": target_databases must be \"*\" or a list of database names");
     }
@@ -118,12 +160,15 @@ struct Parser {
 
   QueryBranch branch(const YAML::Node& node, const std::string& where) const {
     QueryBranch result;
-    if (node["query"]) result.sql = scalar<std::string>(node["query"], "query", "SQL text");
+    if (node["query"]) result.sql = text(node["query"], "query", "SQL text", true, 1 << 20);
     if (node["min_version"])
       result.min_version = scalar<int>(node["min_version"], "min_version", "an integer");
     if (node["max_version"])
       result.max_version = scalar<int>(node["max_version"], "max_version", "an integer");
     if (node["runonserver"]) version_range(node["runonserver"], result);
+    if (result.min_version < 0 || result.max_version < 0) {
+      fail(node, where + ": min_version and max_version are server_version_num values such as 150000");
+    }
     if (result.max_version != 0 && result.max_version <= result.min_version) {
       fail(node, where + ": max_version must be above min_version");
     }
@@ -135,27 +180,27 @@ struct Parser {
       fail(item, "each item of \"metrics\" must be a map with one column name");
     MetricSpec spec;
     const auto& column = *item.begin();
-    spec.column = column.first.as<std::string>();
+    spec.column = text(column.first, "column", "a column name", false, 256);
     const auto& body = column.second;
     if (!body.IsMap())
       fail(column.first, "column \"" + spec.column + "\" needs a map with at least \"usage\"");
     check_keys(body, {"usage", "description", "name", "scale", "mapping"}, "column \"" + spec.column + "\"");
     if (!body["usage"]) fail(column.first, "column \"" + spec.column + "\" has no \"usage\"");
     spec.usage = usage(body["usage"]);
-    if (body["description"])
-      spec.description = scalar<std::string>(body["description"], "description", "text");
-    if (body["name"]) spec.name = scalar<std::string>(body["name"], "name", "a metric name");
+    if (body["description"]) spec.description = text(body["description"], "description", "text", false, 4000);
+    if (body["name"]) spec.name = text(body["name"], "name", "a metric name");
     if (body["scale"]) spec.scale = scalar<double>(body["scale"], "scale", "a number");
     if (body["mapping"]) {
       if (!body["mapping"].IsMap()) fail(body["mapping"], "\"mapping\" must map text to numbers");
       for (const auto& pair : body["mapping"]) {
-        spec.mapping[pair.first.as<std::string>()] = scalar<double>(pair.second, "mapping", "a number");
+        spec.mapping[text(pair.first, "mapping", "text", false, 256)] =
+            scalar<double>(pair.second, "mapping", "a number");
       }
     }
     if (spec.usage == Usage::Label) {
-      if (!std::regex_match(spec.column, kLabelName))
+      if (!is_label_name(spec.column))
         fail(column.first, "\"" + spec.column + "\" is not a valid label name");
-    } else if (spec.usage != Usage::Discard && !std::regex_match(entry.metric_name(spec), kMetricName)) {
+    } else if (spec.usage != Usage::Discard && !is_metric_name(entry.metric_name(spec))) {
       fail(column.first, "\"" + entry.metric_name(spec) + "\" is not a valid metric name");
     }
     if (spec.usage == Usage::MappedMetric && spec.mapping.empty()) {
@@ -166,10 +211,9 @@ struct Parser {
 
   CatalogEntry entry(const YAML::Node& key, const YAML::Node& body) const {
     CatalogEntry result;
-    result.name = key.as<std::string>();
+    result.name = text(key, "query name", "plain text");
     result.origin = origin + ":" + std::to_string(key.Mark().line + 1);
-    if (!std::regex_match(result.name, kMetricName))
-      fail(key, "\"" + result.name + "\" is not a valid metric prefix");
+    if (!is_metric_name(result.name)) fail(key, "\"" + result.name + "\" is not a valid metric prefix");
     if (!body.IsMap())
       fail(key, "query \"" + result.name + "\" must be a map with \"query\" and \"metrics\"");
     check_keys(
@@ -179,8 +223,8 @@ struct Parser {
          "min_version", "max_version", "dynamic_name", "usage", "description", "predicate", "max_series"},
         "query \"" + result.name + "\"");
     const std::string where = "query \"" + result.name + "\"";
-    if (body["collector"]) result.collector = scalar<std::string>(body["collector"], "collector", "a name");
-    if (!std::regex_match(result.collector, std::regex("[a-z0-9_]+"))) {
+    if (body["collector"]) result.collector = text(body["collector"], "collector", "a name");
+    if (!is_collector_name(result.collector)) {
       fail(body["collector"],
            "collector name \"" + result.collector + "\" must be lower-case letters, digits, _");
     }
@@ -194,7 +238,7 @@ struct Parser {
       fail(body["master"], where + ": master: true contradicts target_databases; keep one");
     }
     if (body["predicate"]) {
-      result.predicate = scalar<std::string>(body["predicate"], "predicate", "SQL text");
+      result.predicate = text(body["predicate"], "predicate", "SQL text", true, 1 << 20);
       if (result.predicate.find_first_not_of(" \t\r\n") == std::string::npos)
         fail(body["predicate"], where + ": predicate is empty (remove it or give a query)");
     }
@@ -234,6 +278,11 @@ struct Parser {
         b.min_version = std::max(b.min_version, bounds.min_version);
         if (bounds.max_version != 0 && (b.max_version == 0 || b.max_version > bounds.max_version)) {
           b.max_version = bounds.max_version;
+        }
+        if (b.max_version != 0 && b.max_version <= b.min_version) {
+          fail(body["queries"], where +
+                                    ": a branch's versions lie outside the entry's min_version/max_version "
+                                    "(it could never run; remove it or widen the bounds)");
         }
       }
     }
@@ -386,9 +435,26 @@ Catalog builtin_catalog() {
 
 namespace {
 
-// yaml-cpp writes a literal block with "|", which reads back with one final
-// newline: give every SQL text one, so a dumped catalog reads back the same.
-std::string as_block(const std::string& sql) { return !sql.empty() && sql.back() == '\n' ? sql : sql + "\n"; }
+// yaml-cpp writes SQL as a literal block ("|"), which reads back with
+// exactly one final newline, with leading spaces of the first line taken as
+// indentation and with every line break as "\n". Normalizing the SQL's
+// surrounding whitespace and line breaks (meaningless in SQL) makes a dumped
+// catalog read back as the same text.
+std::string as_block(const std::string& sql) {
+  std::string text;
+  text.reserve(sql.size() + 1);
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    if (sql[i] != '\r') {
+      text += sql[i];
+    } else if (i + 1 >= sql.size() || sql[i + 1] != '\n') {
+      text += '\n';
+    }
+  }
+  const auto first = text.find_first_not_of(" \t\n");
+  if (first == std::string::npos) return "\n";
+  const auto last = text.find_last_not_of(" \t\n");
+  return text.substr(first, last - first + 1) + "\n";
+}
 
 }  // namespace
 
@@ -440,7 +506,7 @@ std::string dump_catalog(const Catalog& catalog) {
     out << YAML::EndSeq << YAML::EndMap;
   }
   out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  return std::string(out.c_str(), out.size()) + "\n";
 }
 
 }  // namespace pgscope

@@ -352,3 +352,32 @@ TEST_CASE("a sink keeps whole leading rows when capped", "[catalog]") {
   CHECK(one.truncate(0) == 1);
   CHECK(one.series() == 0);
 }
+
+TEST_CASE("inputs found by fuzzing are refused with a message, never a crash", "[catalog]") {
+  const std::string metrics = "  metrics: [{a: {usage: GAUGE}}]\n";
+  // A number no version has: out_of_range from stoi, then int overflow.
+  CHECK_THAT(error_of("e:\n  runonserver: \">=99999999999\"\n  query: SELECT 1 AS a\n" + metrics),
+             Catch::Contains("cannot read version range clause"));
+  CHECK_THAT(error_of("e:\n  runonserver: \">=999999\"\n  query: SELECT 1 AS a\n" + metrics),
+             Catch::Contains("cannot read version range clause"));
+  // Control characters and NUL cannot be dumped back, and SQL has no use for them.
+  CHECK(error_of(std::string("e:\n  query: \"SELECT 1 AS a\\0 -- rest\"\n") + metrics) ==
+        "q.yaml:2:10: \"query\" holds the control character 0x00 at byte 14 (remove it)");
+  CHECK_THAT(error_of("e:\n  query: \"SELECT 1 AS a\\x04\"\n" + metrics), Catch::Contains("0x04"));
+  // A branch narrowed to nothing by the entry's bounds.
+  CHECK_THAT(
+      error_of("e:\n  max_version: 100\n  queries: [{query: SELECT 1 AS a, min_version: 200}]\n" + metrics),
+      Catch::Contains("could never run"));
+  // A 50 000-character name overflowed std::regex's recursion.
+  CHECK_THAT(error_of("e:\n  query: SELECT 1 AS a\n  metrics: [{a: {usage: GAUGE, name: " +
+                      std::string(50000, 'm') + "}}]\n"),
+             Catch::Contains("is longer than 1000 bytes"));
+  CHECK_THAT(error_of("e:\n  query: SELECT 1 AS a\n  metrics: [{a: {usage: GAUGE, name: " +
+                      std::string(500, 'm') + "}}]\n"),
+             Catch::Contains("is not a valid metric name"));
+  CHECK_THAT(
+      error_of("e:\n  query: SELECT 1 AS a\n  metrics: [{" + std::string(300, 'c') + ": {usage: LABEL}}]\n"),
+      Catch::Contains("is longer than 256 bytes"));
+  // Tabs and line breaks stay allowed in SQL.
+  CHECK(error_of("e:\n  query: \"SELECT\\t1 AS a\\n\"\n" + metrics).empty());
+}
