@@ -256,15 +256,16 @@ app_slow:
 
 TEST_CASE("cached results are reused until their TTL ends and look the same", "[integration]") {
   TestPostgres pg;
+  pg.exec("CREATE EXTENSION pg_stat_statements");
   TempDir dir;
   const auto file = dir.write("cached.yaml", R"(
 app_cached:
   cache_seconds: 2
-  query: SELECT random() AS value
+  query: SELECT random() AS value /* app_cached */
   metrics:
     - value: {usage: GAUGE, description: A fresh number at every run}
 app_uncached:
-  query: SELECT random() AS value
+  query: SELECT random() + 0 AS value
   metrics:
     - value: {usage: GAUGE, description: A fresh number at every run}
 )");
@@ -277,6 +278,13 @@ app_uncached:
   CHECK(query_metric(second, "pgscope_exporter_query_executions_total", "app_cached") == 1.0);
   CHECK(query_metric(second, "pgscope_exporter_query_cache_hits_total", "app_cached") == 1.0);
   CHECK(query_metric(second, "pgscope_exporter_query_executions_total", "app_uncached") == 2.0);
+  // The server agrees: the cached query ran once for two scrapes.
+  const auto server_calls = [&] {
+    return pg.query_value(
+        "SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE "
+        "'%/* app_cached */%' AND query NOT LIKE '%pg_stat_statements%'");
+  };
+  CHECK(server_calls() == "1");
   // The exposition of a cached result is the fresh one's: same family, type, help.
   CHECK(first.families.at("app_cached_value").help == second.families.at("app_cached_value").help);
   CHECK(first.families.at("app_cached_value").type == second.families.at("app_cached_value").type);
@@ -285,6 +293,7 @@ app_uncached:
   const auto third = scrape_metrics(exporter);
   CHECK(third.value("app_cached_value") != first.value("app_cached_value"));
   CHECK(query_metric(third, "pgscope_exporter_query_executions_total", "app_cached") == 2.0);
+  CHECK(server_calls() == "2");
 }
 
 TEST_CASE("a collector's series are capped by --postgres.max-series, and counted", "[integration]") {
