@@ -153,6 +153,7 @@ std::shared_ptr<const ExporterState> Exporter::state() const {
 void Exporter::shutdown() {
   auto current = state();
   current->orchestrator->shutdown();
+  current->probes->shutdown();
 }
 
 std::string Exporter::reload() {

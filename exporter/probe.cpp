@@ -46,6 +46,11 @@ ProbeTargets::~ProbeTargets() {
   }
   wake_.notify_all();
   janitor_.join();
+  shutdown();
+}
+
+void ProbeTargets::shutdown() {
+  std::lock_guard<std::mutex> lock(mutex_);
   for (auto& [key, target] : targets_) target.orchestrator->shutdown();
 }
 

@@ -41,6 +41,8 @@ class ProbeTargets {
   ProbeTargets& operator=(const ProbeTargets&) = delete;
 
   HttpResponse probe(const HttpRequest& request);
+  // Lets probes waiting for a frozen target answer now (SIGTERM).
+  void shutdown();
   // pgscope_exporter_probe_targets and the eviction counters, for /metrics.
   void describe(MetricSink& sink) const;
 
