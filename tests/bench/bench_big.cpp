@@ -308,17 +308,9 @@ void run(const BigSettings& settings, Clock::time_point setup_start) {
                     : replace_line)
             << "\n";
 
-  const std::string peer_dsn =
-      "postgresql://postgres@127.0.0.1:" + std::to_string(pg.port()) + "/postgres?sslmode=disable";
-  const int peer_port = pgscope::test::free_tcp_port();
-  const std::vector<std::string> peer_argv{
-      kPeerBinary, "--web.listen-address=127.0.0.1:" + std::to_string(peer_port), "--auto-discover-databases",
-      "--extend.query-path=" + queries_path};
-  PeerExporter peer(peer_argv, {{"DATA_SOURCE_NAME", peer_dsn}});
-  for (int i = 0; i < 200 && peer.running() && fetch(peer_port, false, "/").status != 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!peer.running()) throw std::runtime_error("postgres_exporter exited:\n" + peer.log());
+  auto peer_run = start_peer(pg.port(), queries_path);
+  PeerExporter& peer = *peer_run.process;
+  const int peer_port = peer_run.port;
 
   auto pgscope_line = [](int port, const std::vector<std::string>& args) {
     std::vector<std::string> argv{PGSCOPE_EXPORTER_BINARY,
@@ -328,8 +320,7 @@ void run(const BigSettings& settings, Clock::time_point setup_start) {
   };
   std::cout << "\nCommand lines:\n  (a) pgscope, cached:   " << pgscope_line(a_proc.port(), a_args)
             << "\n  (b) pgscope, no cache: " << pgscope_line(b_proc.port(), b_args)
-            << "\n  (c) postgres_exporter: DATA_SOURCE_NAME=" << shell_quote(peer_dsn) << " "
-            << command_line(peer_argv) << "\n";
+            << "\n  (c) postgres_exporter: " << peer_run.command << "\n";
 
   Target a{"(a) pgscope cached", a_proc.pid(), a_proc.port(), {}, {}, {}, true, -1, 0};
   Target b{"(b) pgscope no cache", b_proc.pid(), b_proc.port(), {}, {}, {}, true, -1, 0};

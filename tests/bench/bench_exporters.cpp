@@ -107,6 +107,24 @@ Summary summarize(const std::vector<Measurement>& ms) {
   return s;
 }
 
+PeerRun start_peer(int postgres_port, const std::string& queries_path) {
+  const std::string dsn =
+      "postgresql://postgres@127.0.0.1:" + std::to_string(postgres_port) + "/postgres?sslmode=disable";
+  PeerRun run;
+  run.port = test::free_tcp_port();
+  const std::vector<std::string> argv{kPeerBinary,
+                                      "--web.listen-address=127.0.0.1:" + std::to_string(run.port),
+                                      "--auto-discover-databases", "--extend.query-path=" + queries_path};
+  run.process =
+      std::make_unique<PeerExporter>(argv, std::map<std::string, std::string>{{"DATA_SOURCE_NAME", dsn}});
+  run.command = "DATA_SOURCE_NAME=" + shell_quote(dsn) + " " + command_line(argv);
+  for (int i = 0; i < 200 && run.process->running() && fetch(run.port, false, "/").status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!run.process->running()) throw std::runtime_error("postgres_exporter exited:\n" + run.process->log());
+  return run;
+}
+
 }  // namespace pgscope::bench
 
 namespace {
@@ -241,21 +259,12 @@ int run(const Settings& settings) {
                                      "--web.listen-address=127.0.0.1:" + std::to_string(ours.port())};
   ours_argv.insert(ours_argv.end(), ours_args.begin(), ours_args.end());
 
-  const std::string peer_dsn =
-      "postgresql://postgres@127.0.0.1:" + std::to_string(pg.port()) + "/postgres?sslmode=disable";
-  const int peer_port = free_tcp_port();
-  const std::vector<std::string> peer_argv{
-      kPeerBinary, "--web.listen-address=127.0.0.1:" + std::to_string(peer_port), "--auto-discover-databases",
-      "--extend.query-path=" + queries_path};
-  PeerExporter peer(peer_argv, {{"DATA_SOURCE_NAME", peer_dsn}});
-  for (int i = 0; i < 200 && peer.running() && fetch(peer_port, false, "/").status != 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!peer.running()) throw std::runtime_error("postgres_exporter exited:\n" + peer.log());
+  auto peer_run = start_peer(pg.port(), queries_path);
+  PeerExporter& peer = *peer_run.process;
+  const int peer_port = peer_run.port;
 
   std::cout << "\nCommand lines:\n  pgscope:           " << command_line(ours_argv)
-            << "\n  postgres_exporter: DATA_SOURCE_NAME=" << shell_quote(peer_dsn) << " "
-            << command_line(peer_argv) << "\n";
+            << "\n  postgres_exporter: " << peer_run.command << "\n";
 
   Target a{"pgscope", ours.pid(), ours.port(), {}, {}, {}, true, -1, 0};
   Target b{"postgres_exporter", peer.pid(), peer_port, {}, {}, {}, true, -1, 0};

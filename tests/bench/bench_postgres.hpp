@@ -6,10 +6,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace pgscope::bench {
+
+class PeerExporter;
 
 extern const char* const kPeerBinary;   // Debian's prometheus-postgres-exporter
 extern const char* const kPeerQueries;  // its example queries.yaml
@@ -49,6 +52,17 @@ struct Summary {
 // CPU per scrape in ms (summed over all scrapes, then divided), wall median
 // and p90, mean bytes, and the series of the last scrape.
 Summary summarize(const std::vector<Measurement>& ms);
+
+// Debian's postgres_exporter on a free port, reading every database of the
+// PostgreSQL on `postgres_port` (--auto-discover-databases) with
+// `queries_path`, once it answers; throws std::runtime_error with its log
+// when it exits instead.
+struct PeerRun {
+  std::unique_ptr<PeerExporter> process;
+  int port = 0;
+  std::string command;  // a shell line, DATA_SOURCE_NAME included
+};
+PeerRun start_peer(int postgres_port, const std::string& queries_path);
 
 // kPeerQueries corrected for PostgreSQL 15 and --auto-discover-databases; the
 // corrections made are appended to `changes`.
