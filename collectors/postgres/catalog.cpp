@@ -34,6 +34,36 @@ bool is_metric_name(const std::string& text) { return is_name(text, true, true);
 bool is_label_name(const std::string& text) { return is_name(text, false, true); }
 bool is_collector_name(const std::string& text) { return is_name(text, false, false); }
 
+// The code point starting at text[i], advancing i past it; -1 for a byte
+// sequence that is not UTF-8 (overlong forms and surrogates included).
+long next_code_point(const std::string& text, std::size_t& i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  int length = 0;
+  long code = 0;
+  if (lead < 0x80) {
+    ++i;
+    return lead;
+  } else if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2, code = lead & 0x1f;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3, code = lead & 0x0f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4, code = lead & 0x07;
+  } else {
+    return -1;
+  }
+  if (i + length > text.size()) return -1;
+  for (int k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return -1;
+    code = (code << 6) | (byte(i + k) & 0x3f);
+  }
+  static const long kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < kSmallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return -1;
+  i += length;
+  return code;
+}
+
 struct Parser {
   std::string origin;
 
@@ -66,14 +96,24 @@ struct Parser {
     if (value.size() > limit) {
       fail(node, "\"" + key + "\" is longer than " + std::to_string(limit) + " bytes");
     }
-    for (std::size_t i = 0; i < value.size(); ++i) {
-      const auto c = static_cast<unsigned char>(value[i]);
-      const bool allowed = c >= 0x20 ? c != 0x7f : multiline && (c == '\n' || c == '\t' || c == '\r');
-      if (!allowed) {
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "0x%02x", c);
+    for (std::size_t i = 0; i < value.size();) {
+      const std::size_t at = i;
+      const long code = next_code_point(value, i);
+      if (code < 0) {
+        fail(node, "\"" + key + "\" is not valid UTF-8 at byte " + std::to_string(at + 1) +
+                       " (save the file as UTF-8)");
+      }
+      // C0 and C1 controls, DEL, and the code points YAML takes as line
+      // breaks (U+0085, U+2028, U+2029): --dump-catalog could not write them
+      // back as they were.
+      const bool line_break = code == '\n' || code == '\t' || code == '\r';
+      const bool control =
+          code < 0x20 || (code >= 0x7f && code <= 0x9f) || code == 0x2028 || code == 0x2029 || code == 0xfeff;
+      if (control && !(multiline && line_break)) {
+        char hex[12];
+        std::snprintf(hex, sizeof hex, "U+%04lX", code);
         fail(node, "\"" + key + "\" holds the control character " + hex + " at byte " +
-                       std::to_string(i + 1) + " (remove it)");
+                       std::to_string(at + 1) + " (remove it)");
       }
     }
     return value;

@@ -362,8 +362,14 @@ TEST_CASE("inputs found by fuzzing are refused with a message, never a crash", "
              Catch::Contains("cannot read version range clause"));
   // Control characters and NUL cannot be dumped back, and SQL has no use for them.
   CHECK(error_of(std::string("e:\n  query: \"SELECT 1 AS a\\0 -- rest\"\n") + metrics) ==
-        "q.yaml:2:10: \"query\" holds the control character 0x00 at byte 14 (remove it)");
-  CHECK_THAT(error_of("e:\n  query: \"SELECT 1 AS a\\x04\"\n" + metrics), Catch::Contains("0x04"));
+        "q.yaml:2:10: \"query\" holds the control character U+0000 at byte 14 (remove it)");
+  CHECK_THAT(error_of("e:\n  query: \"SELECT 1 AS a\\x04\"\n" + metrics), Catch::Contains("U+0004"));
+  // Text that is not UTF-8 (a mapping key the dump rewrote as U+FFFD).
+  CHECK_THAT(
+      error_of("e:\n  query: S\n  metrics:\n  - a:\n      usage: MAPPEDMETRIC\n      mapping: {\xf9: 2}\n"),
+      Catch::Contains("is not valid UTF-8 at byte 1"));
+  CHECK_THAT(error_of("e:\n  query: \"SELECT 1 AS a \\u2028\"\n" + metrics), Catch::Contains("U+2028"));
+  CHECK(error_of("e:\n  query: SELECT 'žluťoučký' AS a\n" + metrics).empty());
   // A branch narrowed to nothing by the entry's bounds.
   CHECK_THAT(
       error_of("e:\n  max_version: 100\n  queries: [{query: SELECT 1 AS a, min_version: 200}]\n" + metrics),
