@@ -394,8 +394,9 @@ std::string redact_dsn(const std::string& dsn) {
   if (safe) {
     const Settings before = to_settings(original.get());
     const Settings after = to_settings(check.get());
-    for (const auto& [keyword, value] : before) {
-      if (!is_secret_keyword(keyword) || !value) continue;
+    for (const auto& setting : before) {
+      const std::string& keyword = setting.first;
+      if (!is_secret_keyword(keyword) || !setting.second) continue;
       auto match =
           std::find_if(after.begin(), after.end(), [&](const auto& s) { return s.first == keyword; });
       if (match == after.end() || match->second != std::optional<std::string>(kRedacted)) safe = false;

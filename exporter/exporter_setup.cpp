@@ -96,14 +96,6 @@ CollectorPtr make_pgbouncer_collector(const Options& options) {
 }  // namespace
 
 ExporterState build_state(const Options& options) {
-  if (!options.web_config_file.empty()) {
-    // Serving plain HTTP to someone who asked for TLS or authentication would
-    // expose metrics silently: refuse until web security is implemented.
-    throw UsageError(
-        "--web.config.file " + options.web_config_file +
-        ": TLS and basic authentication are not supported by this version yet; remove the flag to "
-        "serve plain HTTP");
-  }
   const Catalog catalog = effective_catalog(options);
   auto template_config = postgres_config(options, catalog);  // validates --collector.* too
   ProbeConfig probe;
@@ -167,7 +159,12 @@ std::string Exporter::reload() {
          {std::pair{options.listen_address != started_with.listen_address, "web.listen-address"},
           std::pair{options.telemetry_path != started_with.telemetry_path, "web.telemetry-path"},
           std::pair{options.log_level != started_with.log_level, "log.level"},
-          std::pair{options.log_format != started_with.log_format, "log.format"}}) {
+          std::pair{options.log_format != started_with.log_format, "log.format"},
+          // The web config is read at start (its certificate files are
+          // re-read when they change, see tls_server.hpp).
+          std::pair{options.web_config_file != started_with.web_config_file, "web.config.file"},
+          std::pair{options.web_unauthenticated_paths != started_with.web_unauthenticated_paths,
+                    "web.unauthenticated-path"}}) {
       if (changed) spdlog::warn("reload: {} changed; it takes effect at the next restart", name);
     }
     std::shared_ptr<const ExporterState> old;

@@ -14,11 +14,17 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
+#include <set>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
+#include "exporter/basic_auth.hpp"
 #include "exporter/exposition.hpp"
 #include "exporter/options.hpp"
+#include "exporter/tls_server.hpp"
 
 namespace pgscope {
 namespace {
@@ -57,6 +63,8 @@ const char* reason(int status) {
   switch (status) {
     case 400:
       return "bad request";
+    case 401:
+      return "unauthorized";
     case 404:
       return "page not found";
     case 405:
@@ -83,12 +91,17 @@ HttpResponse error_response(int status) {
   return response;
 }
 
+using ExtraHeaders = std::vector<std::pair<std::string, std::string>>;
+
 // httplib compresses a plain body itself whenever Accept-Encoding merely
 // contains "br" or "gzip" (it ignores q=0, prefers brotli, and would compress
 // an already gzipped body again). A sized content provider is sent as is, so
 // every response goes out that way and the encoding is decided here alone.
-void send(const httplib::Request& req, httplib::Response& res, HttpResponse response) {
+// `extra`: the web config's headers, which every response carries.
+void send(const httplib::Request& req, httplib::Response& res, HttpResponse response,
+          const ExtraHeaders& extra) {
   res.status = response.status;
+  for (const auto& [name, value] : extra) res.headers.emplace(name, value);
   bool encoded = false;
   for (auto& header : response.headers) {
     if (iequals(header.first, "Content-Encoding")) encoded = true;
@@ -133,10 +146,13 @@ HttpRequest convert(const httplib::Request& req) {
 // Gives stop() a way to close the listening socket even when serve() has not
 // reached httplib's accept loop yet: httplib::Server::stop() does nothing
 // until then, which would leave a serve() that starts later blocked forever.
-class Listener : public httplib::Server {
+// `Base`: httplib::Server, or httplib::SSLServer for TLS.
+template <class Base>
+class Listener : public Base {
  public:
+  using Base::Base;
   void close_listener() {
-    socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
+    socket_t sock = this->svr_sock_.exchange(INVALID_SOCKET);
     if (sock != INVALID_SOCKET) {
       ::shutdown(sock, SHUT_RDWR);
       ::close(sock);
@@ -182,42 +198,6 @@ void shutdown_connections(int port) {
   }
 }
 
-bool valid_port(const std::string& text, int& port) {
-  if (text.empty() || text.size() > 5) return false;
-  for (char c : text) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-  }
-  port = std::stoi(text);
-  return port <= 65535;
-}
-
-bool valid_ipv6(const std::string& host) {
-  std::string address = host.substr(0, host.find('%'));  // zone, as in fe80::1%eth0
-  if (address.size() != host.size() && address.size() + 1 == host.size()) return false;
-  in6_addr parsed{};
-  return inet_pton(AF_INET6, address.c_str(), &parsed) == 1;
-}
-
-bool valid_hostname(const std::string& host) {
-  if (host.empty() || host.size() > 253) return false;
-  if (host.find_first_not_of("0123456789.") == std::string::npos) {
-    in_addr parsed{};
-    return inet_pton(AF_INET, host.c_str(), &parsed) == 1;
-  }
-  std::size_t label = 0;
-  for (std::size_t i = 0; i <= host.size(); ++i) {
-    if (i == host.size() || host[i] == '.') {
-      if (label == 0 || label > 63 || host[i - 1] == '-' || host[i - label] == '-') return false;
-      label = 0;
-    } else if (std::isalnum(static_cast<unsigned char>(host[i])) || host[i] == '-' || host[i] == '_') {
-      ++label;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string HttpRequest::header(const std::string& name) const {
@@ -227,40 +207,23 @@ std::string HttpRequest::header(const std::string& name) const {
   return "";
 }
 
-std::pair<std::string, int> parse_listen_address(const std::string& listen_address) {
-  auto fail = [&](const std::string& why) {
-    throw UsageError("invalid listen address \"" + listen_address + "\": " + why +
-                     "; expected [host]:port, e.g. \":9187\", \"127.0.0.1:9187\" or \"[::1]:9187\"");
-  };
-  std::string host;
-  std::string port_text;
-  if (!listen_address.empty() && listen_address.front() == '[') {
-    std::size_t close = listen_address.find(']');
-    if (close == std::string::npos) fail("missing \"]\"");
-    host = listen_address.substr(1, close - 1);
-    if (close + 1 >= listen_address.size() || listen_address[close + 1] != ':') fail("missing port");
-    port_text = listen_address.substr(close + 2);
-    if (!valid_ipv6(host)) fail("not an IPv6 address inside the brackets");
-  } else {
-    std::size_t colon = listen_address.rfind(':');
-    if (colon == std::string::npos) fail("missing port");
-    host = listen_address.substr(0, colon);
-    port_text = listen_address.substr(colon + 1);
-    if (host.find(':') != std::string::npos) fail("an IPv6 address needs brackets");
-    if (host.empty()) {
-      host = "0.0.0.0";
-    } else if (!valid_hostname(host)) {
-      fail("bad host");
-    }
-  }
-  int port = 0;
-  if (!valid_port(port_text, port)) fail("port must be a number from 0 to 65535");
-  return {host, port};
-}
-
 struct HttpServer::Impl {
-  Listener server;
+  std::unique_ptr<TlsContext> tls;  // outlives the server, whose SSL context calls into it
+  std::unique_ptr<httplib::Server> server;
+  std::function<void()> close_listener;
+  std::unique_ptr<BasicAuth> auth;  // null without basic_auth_users
+  std::set<std::string> unauthenticated_paths;
+  ExtraHeaders extra_headers;
   std::mutex mutex;
+
+  template <class Base, class... Args>
+  void make_server(Args&&... args) {
+    auto made = std::make_unique<Listener<Base>>(std::forward<Args>(args)...);
+    auto* listener = made.get();
+    close_listener = [listener] { listener->close_listener(); };
+    server = std::move(made);
+  }
+
   struct Route {
     HttpHandler handler;
     std::string method;  // GET (which takes HEAD too) or POST
@@ -270,6 +233,14 @@ struct HttpServer::Impl {
   bool stopped = false;
 
   HttpResponse dispatch(const httplib::Request& req) {
+    // Authentication comes before routing, so an unknown path does not
+    // tell a stranger more than a known one.
+    if (auth && unauthenticated_paths.count(req.path) == 0 &&
+        !auth->check_header(req.get_header_value("Authorization"))) {
+      HttpResponse response = error_response(401);
+      response.headers.emplace("WWW-Authenticate", "Basic realm=\"pgscope\"");
+      return response;
+    }
     Route route;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -295,8 +266,24 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
-  auto& server = impl_->server;
+HttpServer::HttpServer(const WebSecurity& security) : impl_(std::make_unique<Impl>()) {
+  const WebConfig& web = security.config;
+  if (web.tls) {
+    impl_->tls = std::make_unique<TlsContext>(*web.tls);
+    TlsContext* tls = impl_->tls.get();
+    impl_->make_server<httplib::SSLServer>([tls](SSL_CTX& ctx) { return tls->configure(ctx); });
+    if (!impl_->server->is_valid()) {
+      throw UsageError("--web.config.file " + web.path + ": " +
+                       (tls->error().empty() ? "cannot set up TLS" : tls->error()));
+    }
+  } else {
+    impl_->make_server<httplib::Server>();
+  }
+  if (!web.basic_auth_users.empty()) impl_->auth = std::make_unique<BasicAuth>(web.basic_auth_users);
+  impl_->unauthenticated_paths = security.unauthenticated_paths;
+  impl_->extra_headers = web.headers;
+
+  auto& server = *impl_->server;
   server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   server.set_socket_options(socket_options);
   server.set_tcp_nodelay(true);
@@ -311,7 +298,7 @@ HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
   // it is answered, so a keep-alive connection stays in step.
   Impl* impl = impl_.get();
   auto handle = [impl](const httplib::Request& req, httplib::Response& res) {
-    send(req, res, impl->dispatch(req));
+    send(req, res, impl->dispatch(req), impl->extra_headers);
   };
   server.Get(".*", handle);  // HEAD too
   server.Post(".*", handle);
@@ -323,17 +310,18 @@ HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
   // Errors httplib answers by itself (bad request line, oversized body,
   // methods it has no table for) get a short text body like ours.
   server.set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+      httplib::Server::HandlerWithResponse([impl](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty() || res.content_provider_) return httplib::Server::HandlerResponse::Unhandled;
-        send(req, res, error_response(res.status));
+        send(req, res, error_response(res.status), impl->extra_headers);
         return httplib::Server::HandlerResponse::Handled;
       }));
   // Without this httplib copies what() into an EXCEPTION_WHAT response header.
-  server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
-    res.headers.clear();  // whatever a failed send() left behind
-    res.body.clear();
-    send(req, res, error_response(500));
-  });
+  server.set_exception_handler(
+      [impl](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+        res.headers.clear();  // whatever a failed send() left behind
+        res.body.clear();
+        send(req, res, error_response(500), impl->extra_headers);
+      });
 }
 
 HttpServer::~HttpServer() { stop(); }
@@ -358,8 +346,8 @@ void HttpServer::bind(const std::string& listen_address) {
     errno = 0;
     int bound = -1;
     if (port == 0) {
-      bound = impl_->server.bind_to_any_port(candidate);
-    } else if (impl_->server.bind_to_port(candidate, port)) {
+      bound = impl_->server->bind_to_any_port(candidate);
+    } else if (impl_->server->bind_to_port(candidate, port)) {
       bound = port;
     }
     error = errno;
@@ -380,7 +368,7 @@ void HttpServer::serve() {
     if (impl_->stopped) return;
     if (impl_->port < 0) throw std::logic_error("HttpServer::serve called before bind");
   }
-  impl_->server.listen_after_bind();
+  impl_->server->listen_after_bind();
 }
 
 void HttpServer::stop() {
@@ -390,7 +378,7 @@ void HttpServer::stop() {
   }
   // Closing the listening socket ends httplib's accept loop; serve() returns
   // once its workers are done, which shutdown_connections() hastens.
-  impl_->server.close_listener();
+  impl_->close_listener();
   if (impl_->port > 0) shutdown_connections(impl_->port);
 }
 

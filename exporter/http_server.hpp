@@ -5,6 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "exporter/listen_address.hpp"
+#include "exporter/web_config.hpp"
+
 namespace pgscope {
 
 struct HttpRequest {
@@ -29,9 +32,16 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 // compresses with gzip when the client accepts it, and runs until stop().
 // Behind it sits cpp-httplib (CivetWeb, the usual choice, crashes on TLS with
 // Debian 12's OpenSSL 3).
+//
+// `security` (the web config, see web_config.hpp) adds TLS (httplib's
+// SSLServer; a plain HTTP request to it gets 400 and no more), HTTP basic
+// auth on every path but the unauthenticated ones (401 with
+// WWW-Authenticate otherwise, before any routing), and extra headers on
+// every response, errors included.
 class HttpServer {
  public:
-  HttpServer();
+  // Throws UsageError when the TLS setup fails.
+  explicit HttpServer(const WebSecurity& security = WebSecurity{});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -51,8 +61,5 @@ class HttpServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Splits ":9187" / "host:port" / "[v6]:port". Throws UsageError.
-std::pair<std::string, int> parse_listen_address(const std::string& listen_address);
 
 }  // namespace pgscope

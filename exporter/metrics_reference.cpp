@@ -54,6 +54,14 @@ const FixedMetric kFixedMetrics[] = {
      "Targets of /probe closed: reason idle (not probed for --probe.idle-timeout) or limit "
      "(--probe.max-targets reached)."},
     {"pgscope_exporter_build_info", "gauge", "version", "pgscope-exporter's version; always 1."},
+    {"pgscope_exporter_label_values_truncated_total", "counter", "",
+     "Label values longer than 1024 bytes cut to 1024, ending in \"...[truncated]\", in the expositions "
+     "served since the exporter started (a label value is also made valid UTF-8: each invalid sequence "
+     "becomes U+FFFD)."},
+    {"pgscope_exporter_invalid_names_dropped_total", "counter", "",
+     "Families with a metric name, and samples with a label name, that are not valid Prometheus names, left "
+     "out of the expositions served since the exporter started (names come from data only in dynamic_name "
+     "entries such as pg_settings); each name is logged once."},
     {"process_cpu_seconds_total", "counter", "", "CPU time of the exporter process (user and system)."},
     {"process_resident_memory_bytes", "gauge", "", "Resident memory of the exporter process."},
     {"process_virtual_memory_bytes", "gauge", "", "Virtual memory of the exporter process."},

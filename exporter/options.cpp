@@ -80,6 +80,16 @@ const std::vector<Setting>& settings() {
       {"web.config.file", nullptr, "web.config_file", Kind::kString, "FILE",
        "Exporter-toolkit web configuration file (TLS, basic auth).", true, no_check,
        FIELD(web_config_file, S)},
+      {"web.unauthenticated-path", nullptr, nullptr, Kind::kList, "PATH,...",
+       "Paths served without basic auth, e.g. /healthz for kubelet probes (TLS still applies).", true,
+       [](const Value& v) -> S {
+         for (const auto& path : std::get<L>(v)) {
+           if (path.rfind('/', 0) != 0)
+             return "has " + quote(path) + ", which does not start with / (e.g. /healthz)";
+         }
+         return "";
+       },
+       FIELD(web_unauthenticated_paths, L)},
       {"postgres.dsn", nullptr, "postgres.dsn", Kind::kString, "DSN",
        "PostgreSQL connection string (URI or key=value); see \"Connection string\" below.", true, no_check,
        FIELD(postgres.dsn, S)},

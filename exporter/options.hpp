@@ -40,7 +40,8 @@ struct ProbeOptions {
 struct Options {
   std::string listen_address = ":9187";
   std::string telemetry_path = "/metrics";
-  std::string web_config_file;  // exporter-toolkit web config (a later issue serves TLS/auth)
+  std::string web_config_file;  // exporter-toolkit web config: TLS, basic auth, headers (web_config.hpp)
+  std::vector<std::string> web_unauthenticated_paths;  // exempt from basic auth (--web.unauthenticated-path)
   std::chrono::milliseconds scrape_timeout{10000};
   std::string config_file;
   std::string log_level = "info";     // debug, info, warn, error

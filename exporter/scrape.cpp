@@ -31,6 +31,7 @@ std::chrono::milliseconds scrape_budget(std::chrono::milliseconds configured,
 struct ScrapeOrchestrator::Worker {
   CollectorPtr collector;
   std::mutex mutex;
+  std::condition_variable idle;  // notified when busy turns false
   bool busy = false;
 };
 
@@ -71,20 +72,28 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
   const Deadline collector_deadline(deadline.at() - reserve);
   collection->pending = workers_.size();
   for (const auto& worker : workers_) {
-    {
-      std::lock_guard<std::mutex> lock(worker->mutex);
-      if (worker->busy) {
-        // finalize() reports it as failed and lets it describe itself.
-        spdlog::warn("{}: still busy with an earlier scrape, skipped", worker->collector->name());
-        std::lock_guard<std::mutex> collection_lock(collection->mutex);
-        --collection->pending;
-        continue;
-      }
-      worker->busy = true;
-    }
     // Detached on purpose: if the collector overruns, the scrape answers
     // without it and the thread finishes (and frees the worker) on its own.
     std::thread([worker, collection, collector_deadline] {
+      {
+        // A collector that overran an earlier deadline (a frozen source) is
+        // normally just returning: wait for it, up to this collection's own
+        // deadline, rather than fail it at once, which would report a source
+        // that has just come back as down. Still busy then: finalize()
+        // reports it as failed and lets it describe itself.
+        std::unique_lock<std::mutex> lock(worker->mutex);
+        if (!worker->idle.wait_until(lock, collector_deadline.at(), [&] { return !worker->busy; })) {
+          lock.unlock();
+          spdlog::warn("{}: still busy with an earlier scrape, skipped", worker->collector->name());
+          {
+            std::lock_guard<std::mutex> collection_lock(collection->mutex);
+            --collection->pending;
+          }
+          collection->done_signal.notify_all();
+          return;
+        }
+        worker->busy = true;
+      }
       MetricSink sink;
       std::vector<CollectorStatus> parts;
       const auto start = Clock::now();
@@ -101,6 +110,7 @@ std::shared_ptr<ScrapeOrchestrator::Collection> ScrapeOrchestrator::collect(Dead
         std::lock_guard<std::mutex> lock(worker->mutex);
         worker->busy = false;
       }
+      worker->idle.notify_all();
       {
         std::lock_guard<std::mutex> lock(collection->mutex);
         if (!collection->finalized) {
@@ -145,7 +155,14 @@ void ScrapeOrchestrator::finalize(Collection& collection) {
 void ScrapeOrchestrator::shutdown() {
   stopping_ = true;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (in_flight_) in_flight_->done_signal.notify_all();
+  if (in_flight_) {
+    // A scrape checks stopping_ with the collection's mutex held and then
+    // waits; taking that mutex here orders this notification after any such
+    // check, so none is lost (a lost one would hold shutdown until the
+    // scrape's deadline, since serve() joins the thread that waits).
+    { std::lock_guard<std::mutex> collection_lock(in_flight_->mutex); }
+    in_flight_->done_signal.notify_all();
+  }
 }
 
 ScrapeOrchestrator::Result ScrapeOrchestrator::scrape(std::chrono::milliseconds budget) {

@@ -18,6 +18,9 @@ using LabelPairs = std::vector<std::pair<std::string, std::string>>;
 // merging are cheap moves; repeated label sets are removed once, in take(),
 // rather than on every merge, because a scrape merges each sample several
 // times on its way out. Not thread-safe: each worker fills its own sink.
+// Names, help texts and label values are kept as given, whatever bytes they
+// hold: render_text (exporter/exposition.hpp) is the one place that makes
+// them safe (UTF-8, length, valid names), for every source alike.
 class MetricSink {
  public:
   using Family = std::size_t;

@@ -91,8 +91,27 @@ void PgConnection::wait_socket(bool for_write, const Deadline& deadline, const c
   }
 }
 
+bool PgConnection::closed_by_server() {
+  // Reads only what is already waiting (poll with no timeout): a live idle
+  // connection has nothing, a frozen server sends nothing, so this never
+  // blocks. A server that ended the session left its FATAL message and EOF
+  // here; the second read sees the EOF and libpq marks the connection bad.
+  for (int reads = 0; reads < 4 && PQstatus(conn_) == CONNECTION_OK; ++reads) {
+    pollfd fd{};
+    fd.fd = PQsocket(conn_);
+    fd.events = POLLIN;
+    if (::poll(&fd, 1, 0) <= 0) break;
+    if (PQconsumeInput(conn_) == 0) break;
+  }
+  return PQstatus(conn_) != CONNECTION_OK;
+}
+
 void PgConnection::ensure_connected(const Deadline& deadline) {
-  if (connected()) return;
+  // A connection kept from an earlier scrape may have been ended by the
+  // server while idle (a restart, a Patroni demotion, pg_terminate_backend,
+  // idle_session_timeout). Dial again now rather than fail this scrape's
+  // first query on it and report a server that is up as down.
+  if (connected() && !closed_by_server()) return;
   close();
   std::vector<const char*> keywords;
   std::vector<const char*> values;

@@ -67,7 +67,8 @@ class PgConnection {
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
 
-  // Connects unless already connected. Throws PgError.
+  // Connects unless already connected (and not closed by the server since).
+  // Throws PgError.
   void ensure_connected(const Deadline& deadline);
   bool connected() const;
   int server_version() const;  // server_version_num, after connecting
@@ -81,6 +82,9 @@ class PgConnection {
 
  private:
   void wait_socket(bool for_write, const Deadline& deadline, const char* what);
+  // Whether the server has closed this idle connection (its goodbye and EOF
+  // are waiting in the socket); never blocks.
+  bool closed_by_server();
   [[noreturn]] void fail_and_close(PgErrorKind kind, const std::string& message);
 
   std::vector<std::pair<std::string, std::string>> params_;

@@ -1,12 +1,15 @@
+#include <prometheus/text_serializer.h>
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include "exporter/exposition.hpp"
+#include "support/prom_text.hpp"
 
 namespace {
 
@@ -75,19 +78,299 @@ TEST_CASE("render_text escapes hostile label values", "[exposition]") {
         "pg_hostile{v=\"tab\there, {braces}=, comma\"} 6\n");
 }
 
-TEST_CASE("render_text keeps a 10 kB label value whole", "[exposition]") {
+TEST_CASE("render_text cuts a label value over 1024 bytes, visibly, at a character boundary",
+          "[exposition]") {
   std::string value;
-  std::string escaped;
   for (int i = 0; value.size() < 10240; ++i) {
     const char* pieces[] = {"abc", "\"", "\\", "\n", "é"};
-    const char* escapes[] = {"abc", "\\\"", "\\\\", "\\n", "é"};
     value += pieces[i % 5];
-    escaped += escapes[i % 5];
+  }
+  bool truncated = false;
+  const std::string kept = pgscope::sanitize_label_value(value, &truncated);
+  CHECK(truncated);
+  CHECK(kept.size() <= pgscope::kMaxLabelValueBytes);
+  CHECK(kept.size() >= pgscope::kMaxLabelValueBytes - 1);  // "é" is two bytes
+  const std::string marker = pgscope::kTruncationMarker;
+  REQUIRE(kept.size() > marker.size());
+  CHECK(kept.compare(kept.size() - marker.size(), marker.size(), marker) == 0);
+  const std::string prefix = kept.substr(0, kept.size() - marker.size());
+  CHECK(value.compare(0, prefix.size(), prefix) == 0);
+  CHECK(pgscope::is_valid_utf8(kept));
+
+  std::string escaped;
+  for (char c : kept) {
+    if (c == '"')
+      escaped += "\\\"";
+    else if (c == '\\')
+      escaped += "\\\\";
+    else if (c == '\n')
+      escaped += "\\n";
+    else
+      escaped += c;
   }
   auto f = family("pg_long", "Long label.", MetricType::Gauge);
   f.metric.push_back(sample({{"query", value}, {"db", "x"}}, 7, MetricType::Gauge));
+  const auto before = pgscope::exposition_counters().label_values_truncated;
   CHECK(pgscope::render_text({f}) ==
         "# HELP pg_long Long label.\n# TYPE pg_long gauge\npg_long{query=\"" + escaped + "\",db=\"x\"} 7\n");
+  CHECK(pgscope::exposition_counters().label_values_truncated == before + 1);
+}
+
+TEST_CASE("sanitize_label_value: the limit, and cuts inside a multi-byte character", "[exposition]") {
+  using pgscope::kMaxLabelValueBytes;
+  using pgscope::sanitize_label_value;
+  const std::string marker = pgscope::kTruncationMarker;
+  const std::size_t room = kMaxLabelValueBytes - marker.size();
+  bool truncated = true;
+
+  const std::string at_limit(kMaxLabelValueBytes, 'a');
+  CHECK(sanitize_label_value(at_limit, &truncated) == at_limit);
+  CHECK_FALSE(truncated);
+  CHECK(sanitize_label_value(at_limit + "b", &truncated) == std::string(room, 'a') + marker);
+  CHECK(truncated);
+
+  // The cut would fall inside "€" (3 bytes): the whole character goes.
+  const std::string euro = "\xE2\x82\xAC";
+  CHECK(sanitize_label_value(std::string(room - 1, 'a') + euro + "tail" + std::string(2000, 'x')) ==
+        std::string(room - 1, 'a') + marker);
+  CHECK(sanitize_label_value(std::string(room - 2, 'a') + euro + std::string(2000, 'x')) ==
+        std::string(room - 2, 'a') + marker);
+  CHECK(sanitize_label_value(std::string(room - 3, 'a') + euro + std::string(2000, 'x')) ==
+        std::string(room - 3, 'a') + euro + marker);
+  // Repaired first, then measured: 400 invalid bytes become 1200 bytes of U+FFFD.
+  const std::string replaced = sanitize_label_value(std::string(400, '\xff'), &truncated);
+  CHECK(truncated);
+  CHECK(replaced.size() <= kMaxLabelValueBytes);
+  CHECK(pgscope::is_valid_utf8(replaced));
+  CHECK(sanitize_label_value("") == "");
+}
+
+TEST_CASE("repair_utf8 replaces each maximal invalid subpart with one U+FFFD", "[exposition]") {
+  using pgscope::is_valid_utf8;
+  using pgscope::repair_utf8;
+  const std::string fffd = "\xEF\xBF\xBD";
+  const std::pair<std::string, std::string> cases[] = {
+      {"plain ascii", "plain ascii"},
+      {"bücher ✓ 数据库 😀", "bücher ✓ 数据库 😀"},
+      {"t\xff\xfe x", "t" + fffd + fffd + " x"},
+      {"\xE2\x9Cx", fffd + "x"},                        // "✓" cut short: one replacement
+      {"\xF0\x9F\x98", fffd},                           // "😀" cut short at the end
+      {"\xC0\xAF", fffd + fffd},                        // overlong "/"
+      {"\xE0\x80\xAF", fffd + fffd + fffd},             // overlong, three bytes
+      {"\xED\xA0\x80", fffd + fffd + fffd},             // a surrogate
+      {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},  // above U+10FFFF
+      {"\xF8\x88\x80\x80\x80", fffd + fffd + fffd + fffd + fffd},
+      {"\x80"
+       "a\xBF",
+       fffd + "a" + fffd},  // lone continuation bytes
+      {"\xC3", fffd},
+      {"\xC3(", fffd + "("},
+      {std::string("nul\0byte", 8), std::string("nul\0byte", 8)},
+  };
+  for (const auto& [input, expected] : cases) {
+    INFO(input);
+    CHECK(repair_utf8(input) == expected);
+    CHECK(is_valid_utf8(expected));
+    CHECK(is_valid_utf8(input) == (input == expected));
+  }
+  // The ASCII fast path of is_valid_utf8 does not skip a bad byte in any position.
+  for (std::size_t at = 0; at < 20; ++at) {
+    std::string text(20, 'a');
+    text[at] = '\xff';
+    CHECK_FALSE(is_valid_utf8(text));
+  }
+}
+
+TEST_CASE("render_text writes invalid UTF-8 in labels and HELP as U+FFFD", "[exposition]") {
+  auto f = family("pg_bytes", "Help \xff with a bad byte.", MetricType::Gauge);
+  f.metric.push_back(sample({{"relname", "t\xff\xfe x"}}, 1, MetricType::Gauge));
+  const std::string text = pgscope::render_text({f});
+  CHECK(text ==
+        "# HELP pg_bytes Help \xEF\xBF\xBD with a bad byte.\n"
+        "# TYPE pg_bytes gauge\n"
+        "pg_bytes{relname=\"t\xEF\xBF\xBD\xEF\xBF\xBD x\"} 1\n");
+  CHECK(pgscope::is_valid_utf8(text));
+}
+
+TEST_CASE("render_text leaves out invalid names and counts them", "[exposition]") {
+  CHECK(pgscope::is_valid_metric_name("pg_settings_work_mem_bytes"));
+  CHECK(pgscope::is_valid_metric_name("a:b_c9"));
+  CHECK(pgscope::is_valid_metric_name("_x"));
+  CHECK_FALSE(pgscope::is_valid_metric_name(""));
+  CHECK_FALSE(pgscope::is_valid_metric_name("9lives"));
+  CHECK_FALSE(pgscope::is_valid_metric_name("pg_settings_a-b"));
+  CHECK_FALSE(pgscope::is_valid_metric_name("pg_settings_a.b"));
+  CHECK_FALSE(pgscope::is_valid_metric_name("pg x"));
+  CHECK_FALSE(pgscope::is_valid_metric_name("pg_\xc3\xa9"));
+  CHECK(pgscope::is_valid_label_name("datname"));
+  CHECK_FALSE(pgscope::is_valid_label_name("a:b"));
+  CHECK_FALSE(pgscope::is_valid_label_name("__name__"));
+  CHECK_FALSE(pgscope::is_valid_label_name("1st"));
+
+  auto good = family("pg_settings_good", "Fine.", MetricType::Gauge);
+  good.metric.push_back(sample({}, 1, MetricType::Gauge));
+  auto bad = family("pg_settings_bad name\n\"x\"", "Not a name.", MetricType::Gauge);
+  bad.metric.push_back(sample({}, 2, MetricType::Gauge));
+  auto labels = family("pg_labels", "Label names.", MetricType::Counter);
+  labels.metric.push_back(sample({{"ok", "1"}}, 1, MetricType::Counter));
+  labels.metric.push_back(sample({{"not ok", "2"}}, 2, MetricType::Counter));
+  labels.metric.push_back(sample({{"__reserved", "3"}}, 3, MetricType::Counter));
+  labels.metric.push_back(sample({{"twice", "4"}, {"twice", "5"}}, 4, MetricType::Counter));
+  labels.metric.push_back(sample({{"ok", "5"}}, 5, MetricType::Counter));
+
+  const auto before = pgscope::exposition_counters().invalid_names_dropped;
+  const std::string text = pgscope::render_text({good, bad, labels});
+  CHECK(text ==
+        "# HELP pg_settings_good Fine.\n"
+        "# TYPE pg_settings_good gauge\n"
+        "pg_settings_good 1\n"
+        "# HELP pg_labels Label names.\n"
+        "# TYPE pg_labels counter\n"
+        "pg_labels{ok=\"1\"} 1\n"
+        "pg_labels{ok=\"5\"} 5\n");
+  CHECK(pgscope::exposition_counters().invalid_names_dropped == before + 4);
+}
+
+TEST_CASE("render_text writes once the series that coincide once repaired or cut", "[exposition]") {
+  const std::string common(2000, 'q');
+  auto f = family("pg_stmt", "Statements.", MetricType::Counter);
+  f.metric.push_back(sample({{"query", "short"}}, 1, MetricType::Counter));
+  f.metric.push_back(sample({{"query", common + "one"}}, 2, MetricType::Counter));
+  f.metric.push_back(sample({{"query", common + "two"}}, 3, MetricType::Counter));
+  f.metric.push_back(sample({{"query", "\xff"}}, 4, MetricType::Counter));
+  f.metric.push_back(sample({{"query", "\xfe"}}, 5, MetricType::Counter));
+  f.metric.push_back(sample({{"query", "\xEF\xBF\xBD"}}, 6, MetricType::Counter));  // U+FFFD itself
+  auto parsed = pgscope::test::parse_prom_text(pgscope::render_text({f}));
+  REQUIRE(parsed.samples.size() == 3);
+  CHECK(parsed.samples[0].value == 1);
+  CHECK(parsed.samples[1].value == 2);
+  CHECK(parsed.samples[2].value == 4);
+
+  // Label names that differ between samples: an empty value is no label to
+  // Prometheus, so {a="",b="x"} and {b="x"} are one series.
+  auto g = family("pg_mixed", "Mixed label names.", MetricType::Gauge);
+  g.metric.push_back(sample({{"a", ""}, {"b", "x"}}, 1, MetricType::Gauge));
+  g.metric.push_back(sample({{"b", "x"}}, 2, MetricType::Gauge));
+  g.metric.push_back(sample({{"b", "x"}, {"a", "y"}}, 3, MetricType::Gauge));
+  g.metric.push_back(sample({{"a", "y"}, {"b", "x"}}, 4, MetricType::Gauge));
+  CHECK(pgscope::render_text({g}) ==
+        "# HELP pg_mixed Mixed label names.\n"
+        "# TYPE pg_mixed gauge\n"
+        "pg_mixed{a=\"\",b=\"x\"} 1\n"
+        "pg_mixed{b=\"x\",a=\"y\"} 3\n");
+}
+
+TEST_CASE("render_text adds the sanitizer counters to the exporter's own metrics only", "[exposition]") {
+  auto build = family("pgscope_exporter_build_info", "Version.", MetricType::Gauge);
+  build.metric.push_back(sample({{"version", "1"}}, 1, MetricType::Gauge));
+  auto other = family("pg_up", "Up.", MetricType::Gauge);
+  other.metric.push_back(sample({}, 1, MetricType::Gauge));
+
+  auto long_value = family("pg_long", "", MetricType::Gauge);
+  long_value.metric.push_back(sample({{"v", std::string(5000, 'x')}}, 1, MetricType::Gauge));
+  pgscope::render_text({long_value});
+  const auto counters = pgscope::exposition_counters();
+  CHECK(counters.label_values_truncated >= 1);
+
+  auto own = pgscope::test::parse_prom_text(pgscope::render_text({other, build}));
+  CHECK(own.value("pgscope_exporter_label_values_truncated_total") ==
+        static_cast<double>(counters.label_values_truncated));
+  CHECK(own.value("pgscope_exporter_invalid_names_dropped_total") ==
+        static_cast<double>(counters.invalid_names_dropped));
+  CHECK(own.families["pgscope_exporter_label_values_truncated_total"].type == "counter");
+  CHECK(own.families["pgscope_exporter_label_values_truncated_total"].help.find("1024 bytes") !=
+        std::string::npos);
+
+  auto without = pgscope::test::parse_prom_text(pgscope::render_text({other}));
+  CHECK_FALSE(without.has_family("pgscope_exporter_label_values_truncated_total"));
+  // Already there (given by a sink): not written twice.
+  auto given = family("pgscope_exporter_label_values_truncated_total", "Given.", MetricType::Counter);
+  given.metric.push_back(sample({}, 5, MetricType::Counter));
+  auto twice = pgscope::test::parse_prom_text(pgscope::render_text({build, given}));
+  CHECK(twice.count("pgscope_exporter_label_values_truncated_total") == 1);
+}
+
+TEST_CASE("render_text of hostile values passes promtool and reads back as sanitized", "[exposition]") {
+  const std::vector<std::string> values = {
+      "say \"hi\"",           "C:\\data\\base\\",
+      "line1\nline2\n",       "cr\rlf",
+      "\\n literal",          "tab\t{}=,",
+      "t\xff\xfe x",          "\xE2\x9C half",
+      "bücher ✓ 数据库",      std::string(3000, '\\'),
+      std::string(5000, '"'), std::string("\xc3") + std::string(4000, 'x'),
+  };
+  auto f = family("pg_hostile", "Hostile \\ help\nwith \"lines\"\xff.", MetricType::Gauge);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    f.metric.push_back(
+        sample({{"v", values[i]}, {"i", std::to_string(i)}}, static_cast<double>(i), MetricType::Gauge));
+  }
+  const std::string text = pgscope::render_text({f});
+  CHECK(pgscope::is_valid_utf8(text));
+  const auto check = pgscope::test::promtool_check(text);
+  INFO(check.output);
+  CHECK_FALSE(check.parse_error());
+  auto parsed = pgscope::test::parse_prom_text(text);
+  REQUIRE(parsed.samples.size() == values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    INFO("value " << i);
+    CHECK(parsed.samples[i].label("v") == pgscope::sanitize_label_value(values[i]));
+    CHECK(parsed.samples[i].label("v").size() <= pgscope::kMaxLabelValueBytes);
+  }
+  CHECK(parsed.families["pg_hostile"].help == "Hostile \\ help\nwith \"lines\"\xEF\xBF\xBD.");
+}
+
+TEST_CASE("render_text writes what prometheus-cpp writes for ordinary families", "[exposition]") {
+  // The serializer is render_text's own (to sanitize without copying); for
+  // clean input its text is prometheus-cpp 1.0.1's, but for NaN's spelling.
+  auto counter = family("pg_c_total", "Counter.", MetricType::Counter);
+  counter.metric.push_back(sample({{"a", "1"}, {"b", "x y"}}, 12345678901234, MetricType::Counter));
+  counter.metric.push_back(sample({}, 0.1 + 0.2, MetricType::Counter));
+  auto gauge = family("pg_g", "", MetricType::Gauge);
+  for (double v : {0.0, -0.0, 1.0 / 3, 1e16, 1e15, 1e-5, -2.5e-300, 5e-324, 123456789012345678.0}) {
+    gauge.metric.push_back(sample({{"v", "k"}}, v, MetricType::Gauge));
+    gauge.metric.back().label[0].value += std::to_string(gauge.metric.size());
+  }
+  gauge.metric.push_back(sample({}, std::numeric_limits<double>::infinity(), MetricType::Gauge));
+  gauge.metric.back().timestamp_ms = 1700000000123;
+  auto untyped = family("pg_u", "Untyped.", MetricType::Untyped);
+  untyped.metric.push_back(sample({{"l", "v"}}, -7, MetricType::Untyped));
+  untyped.metric.back().timestamp_ms = -5;
+  auto summary = family("pg_s", "Summary.", MetricType::Summary);
+  ClientMetric s;
+  s.label = {{"db", "a"}};
+  s.summary.sample_count = 3;
+  s.summary.sample_sum = 1.5;
+  s.summary.quantile = {{0.5, 0.25}, {0.99, 1.0}};
+  summary.metric.push_back(s);
+  auto histogram = family("pg_h", "Histogram.", MetricType::Histogram);
+  ClientMetric h;
+  h.histogram.sample_count = 4;
+  h.histogram.sample_sum = 2.25;
+  h.histogram.bucket = {{1, 0.5}, {3, 1.0}};
+  histogram.metric.push_back(h);
+  h.label = {{"db", "b"}};
+  h.histogram.bucket.push_back({4, std::numeric_limits<double>::infinity()});
+  histogram.metric.push_back(h);
+  auto empty = family("pg_empty", "No samples.", MetricType::Gauge);
+
+  const std::vector<MetricFamily> all = {counter, gauge, untyped, summary, histogram, empty};
+  std::ostringstream expected;
+  prometheus::TextSerializer().Serialize(expected, all);
+  CHECK(pgscope::render_text(all) == expected.str());
+}
+
+TEST_CASE("render_text writes the largest doubles so that they read back", "[exposition]") {
+  // prometheus-cpp's 16 digits round DBL_MAX up to 1.797693134862316e+308,
+  // which overflows: Go's ParseFloat fails and Prometheus rejects the scrape.
+  auto f = family("pg_big", "", MetricType::Gauge);
+  f.metric.push_back(sample({{"v", "max"}}, std::numeric_limits<double>::max(), MetricType::Gauge));
+  f.metric.push_back(sample({{"v", "lowest"}}, std::numeric_limits<double>::lowest(), MetricType::Gauge));
+  f.metric.push_back(sample({{"v", "third"}}, 0.1 + 0.2, MetricType::Gauge));  // 16 digits, as ever
+  CHECK(pgscope::render_text({f}) ==
+        "# TYPE pg_big gauge\n"
+        "pg_big{v=\"max\"} 1.7976931348623157e+308\n"
+        "pg_big{v=\"lowest\"} -1.7976931348623157e+308\n"
+        "pg_big{v=\"third\"} 0.3\n");
 }
 
 TEST_CASE("render_text escapes backslash and newline in HELP", "[exposition]") {
