@@ -12,6 +12,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -25,16 +26,18 @@
 #include "exporter/exposition.hpp"
 #include "exporter/options.hpp"
 #include "exporter/tls_server.hpp"
+#include "exporter/worker_pool.hpp"
 
 namespace pgscope {
 namespace {
 
 // cpp-httplib 0.11 gives each connection a pool thread for as long as the
-// client keeps sending, and bounds only each read, not the whole request: a
-// few slow clients could hold every thread and starve /metrics and /healthz.
-// Idle threads cost a little memory, so the pool is sized well past what
-// Prometheus replicas and probes need, and reads time out sooner.
-constexpr std::size_t kWorkerThreads = 32;
+// client keeps it open (see worker_pool.hpp). The cap bounds what a flood of
+// connections can cost (threads, descriptors, memory); past it connections
+// wait in the listen queue. Reads time out soon, so slow or idle clients give
+// their thread back within seconds.
+constexpr std::size_t kMaxWorkerThreads = 256;
+constexpr std::chrono::milliseconds kWorkerIdleTimeout{10000};
 constexpr time_t kReadTimeoutSeconds = 5;
 constexpr time_t kWriteTimeoutSeconds = 60;
 constexpr time_t kKeepAliveTimeoutSeconds = 5;
@@ -158,6 +161,14 @@ class Listener : public Base {
       ::close(sock);
     }
   }
+  // Debian's libcpp-httplib is built with a listen backlog of 5: a burst of
+  // new connections (many scrapers after a restart) would be refused or
+  // delayed by SYN retries. listen() again on a listening socket only
+  // changes its backlog.
+  void widen_backlog() {
+    socket_t sock = this->svr_sock_;
+    if (sock != INVALID_SOCKET) ::listen(sock, SOMAXCONN);
+  }
 };
 
 // httplib's workers wait up to the keep-alive timeout for a next request on
@@ -211,6 +222,7 @@ struct HttpServer::Impl {
   std::unique_ptr<TlsContext> tls;  // outlives the server, whose SSL context calls into it
   std::unique_ptr<httplib::Server> server;
   std::function<void()> close_listener;
+  std::function<void()> widen_backlog;
   std::unique_ptr<BasicAuth> auth;  // null without basic_auth_users
   std::set<std::string> unauthenticated_paths;
   ExtraHeaders extra_headers;
@@ -221,6 +233,7 @@ struct HttpServer::Impl {
     auto made = std::make_unique<Listener<Base>>(std::forward<Args>(args)...);
     auto* listener = made.get();
     close_listener = [listener] { listener->close_listener(); };
+    widen_backlog = [listener] { listener->widen_backlog(); };
     server = std::move(made);
   }
 
@@ -284,7 +297,7 @@ HttpServer::HttpServer(const WebSecurity& security) : impl_(std::make_unique<Imp
   impl_->extra_headers = web.headers;
 
   auto& server = *impl_->server;
-  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  server.new_task_queue = [] { return new WorkerPool(kMaxWorkerThreads, kWorkerIdleTimeout); };
   server.set_socket_options(socket_options);
   server.set_tcp_nodelay(true);
   server.set_read_timeout(kReadTimeoutSeconds, 0);
@@ -352,6 +365,7 @@ void HttpServer::bind(const std::string& listen_address) {
     }
     error = errno;
     if (bound > 0) {
+      impl_->widen_backlog();
       impl_->port = bound;
       return;
     }

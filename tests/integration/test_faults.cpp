@@ -37,6 +37,7 @@
 
 #include "support/exporter_process.hpp"
 #include "support/finally.hpp"
+#include "support/process_figures.hpp"
 #include "support/prom_text.hpp"
 #include "support/scrape.hpp"
 #include "support/test_pgbouncer.hpp"
@@ -48,67 +49,12 @@ using namespace std::chrono_literals;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
 
 // Prometheus's scrape timeout that the fault cases send, and how much later
 // than that an answer may arrive (loopback, a loaded CI machine).
 constexpr const char* kScrapeTimeout = "3";
 constexpr double kScrapeTimeoutSeconds = 3.0;
 constexpr double kLateness = 0.2;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-int env_int(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::atoi(value) : fallback;
-}
-
-// ---- The exporter process, seen from outside ----------------------------------
-
-int count_entries(const std::string& path) {
-  int count = 0;
-  if (DIR* dir = opendir(path.c_str())) {
-    while (dirent* entry = readdir(dir)) {
-      if (entry->d_name[0] != '.') ++count;
-    }
-    closedir(dir);
-  }
-  return count;
-}
-
-// A "Name:   123 kB" line of /proc/PID/status, in KiB; -1 when absent.
-long status_kib(const std::string& status, const std::string& name) {
-  const auto at = status.find("\n" + name + ":");
-  if (at == std::string::npos) return -1;
-  return std::atol(status.c_str() + at + name.size() + 2);
-}
-
-struct ProcessFigures {
-  int threads = -1;
-  int fds = -1;
-  long rss_kib = -1;
-  long hwm_kib = -1;
-};
-
-ProcessFigures figures_of(pid_t pid) {
-  const std::string proc = "/proc/" + std::to_string(pid);
-  ProcessFigures figures;
-  figures.threads = count_entries(proc + "/task");
-  figures.fds = count_entries(proc + "/fd");
-  const std::string status = "\n" + read_file(proc + "/status");
-  figures.rss_kib = status_kib(status, "VmRSS");
-  figures.hwm_kib = status_kib(status, "VmHWM");
-  return figures;
-}
-
-std::string describe(const ProcessFigures& f) {
-  std::ostringstream out;
-  out << f.threads << " threads, " << f.fds << " fds, RSS " << f.rss_kib / 1024.0 << " MiB (peak "
-      << f.hwm_kib / 1024.0 << " MiB)";
-  return out.str();
-}
 
 // ---- PostgreSQL -----------------------------------------------------------------
 
@@ -308,29 +254,15 @@ Sources& sources() {
 
 // ---- Scrapes ----------------------------------------------------------------------
 
-struct Scraped {
-  int status = -1;
-  double seconds = 0;
-  std::string error;
-  Exposition metrics;
-
-  double get(const std::string& name, const Labels& labels = {}) const {
-    auto value = metrics.value(name, labels);
-    return value ? *value : kMissing;
-  }
+struct Scraped : ScrapeOutcome {
   double success(const std::string& collector) const {
     return get("pgscope_exporter_collector_success", {{"collector", collector}});
   }
-  bool has_error_kind(const std::string& source, const std::string& kind) const {
-    return metrics.count("pgscope_exporter_last_error_info", {{"source", source}, {"kind", kind}}) > 0;
-  }
   std::string describe() const {
     std::ostringstream out;
-    out << "HTTP " << status << " in " << std::fixed << std::setprecision(3) << seconds << " s"
-        << (error.empty() ? "" : " (" + error + ")") << ": pg_up " << get("pg_up") << ", pgbouncer_up "
-        << get("pgbouncer_up") << ", patroni_up " << get("patroni_up") << "; success postgres "
-        << success("postgres") << ", pgbouncer " << success("pgbouncer") << ", patroni "
-        << success("patroni");
+    out << summary() << ": pg_up " << get("pg_up") << ", pgbouncer_up " << get("pgbouncer_up")
+        << ", patroni_up " << get("patroni_up") << "; success postgres " << success("postgres")
+        << ", pgbouncer " << success("pgbouncer") << ", patroni " << success("patroni");
     return out.str();
   }
 };
@@ -338,21 +270,7 @@ struct Scraped {
 // GET /metrics as Prometheus does, with its scrape timeout in the header; the
 // client itself waits up to 15 s, so that a late answer shows as late.
 Scraped scrape(const ExporterProcess& exporter, const std::string& timeout_seconds) {
-  Scraped scraped;
-  const auto result =
-      exporter.scrape("/metrics", {{"X-Prometheus-Scrape-Timeout-Seconds", timeout_seconds}}, true, 15s);
-  scraped.status = result.status;
-  scraped.seconds = result.elapsed_ms / 1000;
-  scraped.error = result.error;
-  if (result.status == 200) {
-    try {
-      scraped.metrics = parse_prom_text(result.body);
-    } catch (const std::exception& e) {
-      scraped.status = -2;
-      scraped.error = std::string("unparsable exposition: ") + e.what();
-    }
-  }
-  return scraped;
+  return {try_scrape(exporter, {{"X-Prometheus-Scrape-Timeout-Seconds", timeout_seconds}}, 15s)};
 }
 
 bool all_up(const Scraped& s) {
@@ -703,7 +621,7 @@ TEST_CASE("hundreds of fault cycles leave no threads, descriptors or connections
         return after.threads <= before.threads && after.fds <= before.fds &&
                connections_after <= connections_before;
       },
-      5s);
+      20s);  // idle HTTP workers end after 10 s (worker_pool.hpp)
   report("after all cycles: " + describe(after) + ", " + std::to_string(connections_after) +
          " PostgreSQL connections, " + std::to_string(s.patroni.open_connections()) + " to Patroni (" +
          std::to_string(s.patroni.accepted()) + " accepted in all)");
@@ -720,7 +638,9 @@ TEST_CASE("hundreds of fault cycles leave no threads, descriptors or connections
   CHECK(after.fds <= before.fds);
   CHECK(connections_after <= connections_before);
   CHECK(s.patroni.open_connections() <= std::max<long>(1, patroni_connections_before));
+#if !defined(__SANITIZE_ADDRESS__)                    // ASan's quarantine holds freed memory back
   CHECK(after.rss_kib < before.rss_kib + 64 * 1024);  // generous: no growth per cycle
+#endif
 }
 
 TEST_CASE("SIGTERM: exit 0 within a second, the server's sessions end at once", "[integration][faults]") {

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "support/exporter_process.hpp"
+#include "support/process_figures.hpp"
 #include "support/prom_text.hpp"
 #include "support/scrape.hpp"
 #include "support/test_postgres.hpp"
@@ -52,73 +53,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int env_int(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::atoi(value) : fallback;
-}
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-int count_entries(const std::string& path) {
-  int count = 0;
-  if (DIR* dir = opendir(path.c_str())) {
-    while (dirent* entry = readdir(dir)) {
-      if (entry->d_name[0] != '.') ++count;
-    }
-    closedir(dir);
-  }
-  return count;
-}
-
-long status_kib(const std::string& status, const std::string& name) {
-  const auto at = status.find("\n" + name + ":");
-  if (at == std::string::npos) return -1;
-  return std::atol(status.c_str() + at + name.size() + 2);
-}
-
-struct ProcessFigures {
-  int threads = -1;
-  int fds = -1;
-  long rss_kib = -1;
-  long hwm_kib = -1;
-};
-
-ProcessFigures figures_of(pid_t pid) {
-  const std::string proc = "/proc/" + std::to_string(pid);
-  ProcessFigures figures;
-  figures.threads = count_entries(proc + "/task");
-  figures.fds = count_entries(proc + "/fd");
-  const std::string status = "\n" + read_file(proc + "/status");
-  figures.rss_kib = status_kib(status, "VmRSS");
-  figures.hwm_kib = status_kib(status, "VmHWM");
-  return figures;
-}
-
-// CPU seconds (user + system) the process has used.
-double cpu_seconds_of(pid_t pid) {
-  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int index = 3; fields >> field && index <= 15; ++index) {
-    if (index >= 14) ticks += std::stod(field);  // utime, stime
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 double own_cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-std::string mib(long kib) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(1) << kib / 1024.0 << " MiB";
-  return out.str();
 }
 
 void report(const std::string& line) { std::cout << "[load] " << line << std::endl; }
@@ -379,8 +318,12 @@ TEST_CASE(
   CHECK(collections > 0);
   CHECK(collections < scrapes_total / 2);
   // Generous: what holds tens of thousands of expositions in flight would not.
+  // AddressSanitizer's quarantine holds freed memory back, so there RSS says
+  // nothing about the exporter.
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(after.hwm_kib < 512 * 1024);
   CHECK(after.rss_kib < before.rss_kib + 128 * 1024);
+#endif
 }
 
 TEST_CASE("idle keep-alive connections and bursts of new ones do not keep a scraper waiting",
@@ -414,9 +357,8 @@ TEST_CASE("idle keep-alive connections and bursts of new ones do not keep a scra
   const auto healthz = exporter.scrape("/healthz", {}, true, 15s);
   const auto metrics = exporter.scrape("/metrics", {{"X-Prometheus-Scrape-Timeout-Seconds", "3"}}, true, 15s);
   for (int fd : sockets) ::close(fd);
-  report(std::to_string(parked) +
-         " idle keep-alive connections, opened one by one: " + std::to_string(answered) +
-         " requests answered at once (within 0.2 s), the others wait for a worker; then /healthz answered " +
+  report(std::to_string(parked) + " idle keep-alive connections, opened one by one: " +
+         std::to_string(answered) + " requests answered at once (within 0.2 s); then /healthz answered " +
          std::to_string(healthz.status) + " after " + std::to_string(healthz.elapsed_ms) + " ms, /metrics " +
          std::to_string(metrics.status) + " after " + std::to_string(metrics.elapsed_ms) + " ms");
   {

@@ -28,6 +28,7 @@
 #include "support/exporter_process.hpp"
 #include "support/finally.hpp"
 #include "support/prom_text.hpp"
+#include "support/scrape.hpp"
 #include "support/testbed.hpp"
 
 using namespace pgscope::test;
@@ -36,7 +37,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kScrapeTimeout = "3";  // X-Prometheus-Scrape-Timeout-Seconds
 constexpr double kLatestAnswer = 3.2;        // seconds: the timeout and a little for loopback and CI
 
@@ -79,48 +79,23 @@ Cluster& cluster() {
   return instance;
 }
 
-struct Snapshot {
+struct Snapshot : ScrapeOutcome {
   std::string member;
-  int status = -1;
-  double seconds = 0;
-  std::string error;
-  Exposition metrics;
 
-  double get(const std::string& name, const Labels& labels = {}) const {
-    auto value = metrics.value(name, labels);
-    return value ? *value : kMissing;
-  }
-  bool has_error_kind(const std::string& source, const std::string& kind) const {
-    return metrics.count("pgscope_exporter_last_error_info", {{"source", source}, {"kind", kind}}) > 0;
-  }
   std::string describe() const {
     std::ostringstream out;
-    out << member << ": HTTP " << status << " in " << std::fixed << std::setprecision(3) << seconds << " s"
-        << (error.empty() ? "" : " (" + error + ")") << "; pg_up " << get("pg_up") << ", patroni_up "
-        << get("patroni_up") << ", pgbouncer_up " << get("pgbouncer_up") << ", patroni_primary "
-        << get("patroni_primary") << ", pg_replication_is_replica " << get("pg_replication_is_replica")
-        << ", timeline " << get("patroni_postgres_timeline");
+    out << member << ": " << summary() << "; pg_up " << get("pg_up") << ", patroni_up " << get("patroni_up")
+        << ", pgbouncer_up " << get("pgbouncer_up") << ", patroni_primary " << get("patroni_primary")
+        << ", pg_replication_is_replica " << get("pg_replication_is_replica") << ", timeline "
+        << get("patroni_postgres_timeline");
     return out.str();
   }
 };
 
 Snapshot take(const std::string& member) {
-  Snapshot snapshot;
-  snapshot.member = member;
-  const auto result = cluster().exporters.at(member)->scrape(
-      "/metrics", {{"X-Prometheus-Scrape-Timeout-Seconds", kScrapeTimeout}}, true, 15s);
-  snapshot.status = result.status;
-  snapshot.seconds = result.elapsed_ms / 1000;
-  snapshot.error = result.error;
-  if (result.status == 200) {
-    try {
-      snapshot.metrics = parse_prom_text(result.body);
-    } catch (const std::exception& e) {
-      snapshot.status = -2;
-      snapshot.error = e.what();
-    }
-  }
-  return snapshot;
+  return {try_scrape(*cluster().exporters.at(member),
+                     {{"X-Prometheus-Scrape-Timeout-Seconds", kScrapeTimeout}}, 15s),
+          member};
 }
 
 // Scrapes every member's exporter in turn, without pause, until stopped, and
