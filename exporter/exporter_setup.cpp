@@ -16,8 +16,8 @@ namespace pgscope {
 std::vector<std::pair<std::string, bool>> collector_switches(const Catalog& catalog, const Options& options) {
   auto switches = catalog.collectors();
   for (const auto& [name, enabled] : options.collectors) {
-    auto found =
-        std::find_if(switches.begin(), switches.end(), [&](const auto& s) { return s.first == name; });
+    auto found = std::find_if(switches.begin(), switches.end(),
+                              [&name = name](const auto& s) { return s.first == name; });
     if (found == switches.end()) {
       std::string known;
       for (const auto& s : switches) known += (known.empty() ? "" : ", ") + s.first;

@@ -19,6 +19,27 @@
 extern char** environ;
 
 namespace pgscope {
+
+namespace {
+std::string one_line(const std::string& message) {
+  std::string out;
+  out.reserve(message.size());
+  for (char c : message) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+UsageError::UsageError(const std::string& message) : std::runtime_error(one_line(message)) {}
+
 namespace {
 
 using Millis = std::chrono::milliseconds;

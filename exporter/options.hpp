@@ -11,10 +11,13 @@ namespace pgscope {
 
 // A mistake in flags, environment or config file. The message is one line:
 // what is wrong, where (flag, variable, or file:line), and what to do. main()
-// prints it and exits with status 2.
+// prints it and exits with status 2. Text pasted in from the input (a YAML
+// parser's message quoting the offending character, a flag name) may hold
+// line breaks or other control characters: they are written as \xHH, so the
+// message stays one line and a log or terminal shows it as it was.
 class UsageError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit UsageError(const std::string& message);
 };
 
 struct PostgresOptions {

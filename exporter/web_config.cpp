@@ -254,7 +254,11 @@ void parse_http(const std::string& path, const YAML::Node& node, WebConfig& conf
       throw UsageError(where + "header " + name + " must be a single value, not " + kind(value));
     }
     const std::string text = value.IsNull() ? "" : value.Scalar();
-    if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    // Control characters (DEL too) are not allowed in a header field value
+    // (RFC 9110, section 5.5).
+    if (std::any_of(text.begin(), text.end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
+        })) {
       throw UsageError(where + "header " + name + " has a control character in its value (remove it)");
     }
     const auto& values = allowed->second;

@@ -272,6 +272,9 @@ TEST_CASE("options: flag errors are one line naming the flag", "[options]") {
   CHECK(error_of({"--no-collector.wal=true"}).find("--no-collector.wal takes no value") == 0);
   CHECK(error_of({"--web.listen-address="}).find("--web.listen-address: \"\" is empty") == 0);
   CHECK(error_of({"--web.telemetry-path=a\nb"}).find("\"a\\nb\"") != std::string::npos);
+  // A flag name with a line break (a script's stray "\n") stays on one line,
+  // the break written out.
+  CHECK(error_of({"--no-collector.locks\n--help"}).find("--no-collector.locks\\x0a--help") == 0);
 
   // A shell-split DSN leaves the password as a stray argument: never echo it.
   const std::string stray = error_of({"--postgres.dsn", "host=db", "password=s3cret"});
@@ -301,6 +304,11 @@ TEST_CASE("options: config file errors name file:line:column", "[options]") {
   const std::string syntax_error = error_of({"--config.file=" + syntax.path()});
   CHECK(syntax_error.find(syntax.path() + ":") == 0);
   CHECK(syntax_error.find("invalid YAML") != std::string::npos);
+
+  // The YAML parser's message quotes the bad escape's character (a CR):
+  // written out, the message stays on one line.
+  TempFile escape("a: \"\\\rb\"\n");
+  CHECK(error_of({"--config.file=" + escape.path()}).find("\\x0d") != std::string::npos);
 
   TempFile tab("web:\n\tlisten_address: x\n");
   CHECK(error_of({"--config.file=" + tab.path()}).find(tab.path() + ":2:") == 0);

@@ -178,6 +178,9 @@ TEST_CASE("web config: mistakes name file:line:column and what to do", "[web]") 
       error_of("http_server_config:\n  headers:\n    Content-Security-Policy: \"a\\r\\nSet-Cookie: x\"\n"),
       Contains("control character"));
   CHECK_THAT(
+      error_of("http_server_config:\n  headers:\n    Content-Security-Policy: \"default-src \\x7f\"\n"),
+      Contains("control character"));
+  CHECK_THAT(
       error_of("basic_auth_users:\n  alice: secret\n"),
       StartsWith(kPath + ":2:3: basic_auth_users.alice: is not a bcrypt hash") && Contains("htpasswd"));
   CHECK_THAT(error_of("basic_auth_users:\n  alice: $1$abc$abcdefghijklmnopqrstuv\n"),
