@@ -205,6 +205,7 @@ HttpResponse Exporter::metrics(const HttpRequest& request) {
   response.body = render_text(*result.collected);
   response.body += render_text(result.own);
   response.body += render_text(own.take());
+  response.body += render_exposition_counters();
   return response;
 }
 

@@ -20,7 +20,6 @@
 namespace pgscope {
 namespace {
 
-constexpr const char* kBuildInfo = "pgscope_exporter_build_info";
 constexpr const char* kTruncatedName = "pgscope_exporter_label_values_truncated_total";
 constexpr const char* kInvalidNamesName = "pgscope_exporter_invalid_names_dropped_total";
 
@@ -507,25 +506,22 @@ std::string render_text(const std::vector<prometheus::MetricFamily>& families) {
   std::size_t samples = 0;
   for (const auto& family : families) samples += family.metric.size();
   out.reserve(samples * 64 + families.size() * 128);
-  bool own_metrics = false;
-  bool counters_present = false;
-  for (const auto& family : families) {
-    if (family.name == kBuildInfo) own_metrics = true;
-    if (family.name == kTruncatedName || family.name == kInvalidNamesName) counters_present = true;
-    write_family(out, family);
-  }
-  if (own_metrics && !counters_present) {
-    write_counter(out, kTruncatedName,
-                  "Label values longer than 1024 bytes cut to 1024, ending in \"...[truncated]\", in the "
-                  "expositions served since the exporter started (a label value is also made valid UTF-8: "
-                  "each invalid sequence becomes U+FFFD).",
-                  label_values_truncated.load());
-    write_counter(out, kInvalidNamesName,
-                  "Families with a metric name, and samples with a label name, that are not valid Prometheus "
-                  "names, left out of the expositions served since the exporter started (names come from "
-                  "data only in dynamic_name entries such as pg_settings); each name is logged once.",
-                  invalid_names_dropped.load());
-  }
+  for (const auto& family : families) write_family(out, family);
+  return out;
+}
+
+std::string render_exposition_counters() {
+  std::string out;
+  write_counter(out, kTruncatedName,
+                "Label values longer than 1024 bytes cut to 1024, ending in \"...[truncated]\", in the "
+                "expositions served since the exporter started (a label value is also made valid UTF-8: "
+                "each invalid sequence becomes U+FFFD).",
+                label_values_truncated.load());
+  write_counter(out, kInvalidNamesName,
+                "Families with a metric name, and samples with a label name, that are not valid Prometheus "
+                "names, left out of the expositions served since the exporter started (names come from "
+                "data only in dynamic_name entries such as pg_settings); each name is logged once.",
+                invalid_names_dropped.load());
   return out;
 }
 

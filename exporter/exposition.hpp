@@ -32,11 +32,12 @@ namespace pgscope {
 //     significant digits (as prometheus-cpp), 17 where 16 would round beyond the
 //     largest double (1.797693134862316e+308 overflows a reader).
 //
-// The two counters are the exporter's own metrics: they are appended to the
-// rendering of the families that include pgscope_exporter_build_info (the
-// scrape's own metrics, once per /metrics answer, never on /probe), so that they
-// already count what the same answer's collected part needed.
 std::string render_text(const std::vector<prometheus::MetricFamily>& families);
+
+// The exporter's two counters above (see ExpositionCounters), as text in the
+// same format. /metrics writes them after everything else, so that they
+// already count what the same answer's collected part needed.
+std::string render_exposition_counters();
 
 constexpr std::size_t kMaxLabelValueBytes = 1024;
 constexpr const char* kTruncationMarker = "...[truncated]";

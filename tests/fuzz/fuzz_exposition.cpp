@@ -24,8 +24,9 @@
 // valid, unreserved and distinct, once per series as written; label values
 // valid UTF-8 (each maximal invalid subpart one U+FFFD) and cut to 1024 bytes
 // ending in "...[truncated]"; values to 16 significant digits; the exporter's
-// two counters last when pgscope_exporter_build_info is among the families,
-// and counting exactly the values cut and the families and samples left out.
+// two counters last (render_exposition_counters, appended as /metrics does,
+// unless a family has one of their names), counting exactly the values cut
+// and the families and samples left out.
 // With sinks, every sample added is kept, dropped() or truncated. Anything
 // else, a crash, a sanitizer report or an escaping exception is a finding.
 //
@@ -260,13 +261,12 @@ struct Expected {
 
 // What render_text writes of `families` by exposition.hpp: families with a
 // metric name, samples with valid, unreserved, distinct label names, once
-// per series (as written), and the exporter's two counters after
-// pgscope_exporter_build_info.
+// per series (as written), and the exporter's two counters after them
+// unless a family already has one of their names.
 Expected expect(const std::vector<prometheus::MetricFamily>& families) {
   Expected out;
-  bool build_info = false, counters = false;
+  bool counters = false;
   for (const auto& family : families) {
-    if (family.name == "pgscope_exporter_build_info") build_info = true;
     if (family.name == "pgscope_exporter_label_values_truncated_total" ||
         family.name == "pgscope_exporter_invalid_names_dropped_total") {
       counters = true;
@@ -288,7 +288,7 @@ Expected expect(const std::vector<prometheus::MetricFamily>& families) {
       if (series.insert(written_key(metric.label)).second) out.samples.back().push_back(&metric);
     }
   }
-  out.own_counters = build_info && !counters;
+  out.own_counters = !counters;
   return out;
 }
 
@@ -489,7 +489,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const auto before = pgscope::exposition_counters();
-  const std::string text = pgscope::render_text(rendered);
+  std::string text = pgscope::render_text(rendered);
+  if (expect(rendered).own_counters) text += pgscope::render_exposition_counters();
   const auto after = pgscope::exposition_counters();
   static const bool print = std::getenv("PGSCOPE_FUZZ_PRINT") != nullptr;  // to look at a seed
   if (print) std::fwrite(text.data(), 1, text.size(), stderr);
