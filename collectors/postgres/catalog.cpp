@@ -466,11 +466,16 @@ Catalog load_catalog_file(const std::string& path) {
 }
 
 Catalog builtin_catalog() {
-  Catalog catalog;
-  for (const auto& file : builtin_catalog_files()) {
-    catalog.append(parse_catalog(file.text, std::string("builtin:") + file.name));
-  }
-  return catalog;
+  // Parsed once: every start, reload and /probe target needs a copy, and
+  // parsing the YAML takes milliseconds.
+  static const Catalog parsed = [] {
+    Catalog catalog;
+    for (const auto& file : builtin_catalog_files()) {
+      catalog.append(parse_catalog(file.text, std::string("builtin:") + file.name));
+    }
+    return catalog;
+  }();
+  return parsed;
 }
 
 namespace {
