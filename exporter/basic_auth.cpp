@@ -78,10 +78,10 @@ BasicAuth::~BasicAuth() {
 }
 
 bool BasicAuth::check_header(const std::string& authorization) {
+  // The scheme is exactly "Basic", in any case. (Comparing C strings would
+  // stop at a NUL and take "Basic\0..." for it: found by fuzz_web_config.)
   const std::size_t space = authorization.find(' ');
-  if (space == std::string::npos || strcasecmp(authorization.substr(0, space).c_str(), "basic") != 0) {
-    return false;
-  }
+  if (space != 5 || strncasecmp(authorization.data(), "basic", 5) != 0) return false;
   const std::size_t start = authorization.find_first_not_of(' ', space);
   if (start == std::string::npos) return false;
   auto decoded = decode_base64(authorization.substr(start));

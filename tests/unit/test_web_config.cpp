@@ -266,6 +266,9 @@ TEST_CASE("basic auth: bcrypt, then the cache; never a wrong password", "[web]")
   CHECK_FALSE(auth.check_header("Basic"));
   CHECK_FALSE(auth.check_header("Basic !!!!"));
   CHECK_FALSE(auth.check_header("Bearer " + basic("alice:secret").substr(6)));
+  // Only the scheme "Basic": not one that merely starts so as a C string.
+  CHECK_FALSE(auth.check_header(std::string("Basic\0\0 ", 8) + basic("alice:secret").substr(6)));
+  CHECK_FALSE(auth.check_header("Basically " + basic("alice:secret").substr(6)));
   CHECK(BasicAuth({{"carol", bcrypt("p:w", 4)}}).check_header(basic("carol:p:w")));  // ':' in a password
 }
 
