@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +19,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "support/background_process.hpp"
 
 extern char** environ;
 
@@ -46,7 +47,8 @@ using Clock = std::chrono::steady_clock;
 
 // Writing to a child's stdin after it exited would raise SIGPIPE and kill the
 // whole test binary; we want EPIPE instead. Children get the default back
-// (see the spawn attributes below), since an ignored signal survives exec.
+// (see the spawn attributes below, and BackgroundProcess), since an ignored
+// signal survives exec.
 const bool sigpipe_ignored = [] {
   struct sigaction current {};
   if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
@@ -57,12 +59,6 @@ const bool sigpipe_ignored = [] {
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-int decode_wait_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
 std::map<std::string, std::string> environment_map() {
   std::map<std::string, std::string> result;
   for (char** entry = environ; entry && *entry; ++entry) {
@@ -72,17 +68,11 @@ std::map<std::string, std::string> environment_map() {
   return result;
 }
 
-std::vector<std::string> to_envp(const std::map<std::string, std::string>& vars) {
+std::vector<std::string> to_envp(std::map<std::string, std::string> vars, const EnvOverrides& env) {
+  for (const auto& [name, value] : env) vars[name] = value;
   std::vector<std::string> envp;
   for (const auto& [name, value] : vars) envp.push_back(name + "=" + value);
   return envp;
-}
-
-std::vector<char*> c_strings(std::vector<std::string>& strings) {
-  std::vector<char*> result;
-  for (auto& s : strings) result.push_back(s.data());
-  result.push_back(nullptr);
-  return result;
 }
 
 // What the exporter must not inherit: its own settings and libpq's.
@@ -96,8 +86,7 @@ std::vector<std::string> exporter_envp(const EnvOverrides& env) {
   for (auto it = vars.begin(); it != vars.end();) {
     it = configures_exporter(it->first) ? vars.erase(it) : std::next(it);
   }
-  for (const auto& [name, value] : env) vars[name] = value;
-  return to_envp(vars);
+  return to_envp(std::move(vars), env);
 }
 
 std::string lower(std::string s) {
@@ -107,7 +96,29 @@ std::string lower(std::string s) {
 
 }  // namespace
 
+namespace detail {
+
+std::vector<std::string> environment_with(const EnvOverrides& env) { return to_envp(environment_map(), env); }
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> result;
+  for (auto& s : strings) result.push_back(s.data());
+  result.push_back(nullptr);
+  return result;
+}
+
+int decode_wait_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace detail
+
 namespace {
+
+using detail::c_strings;
+using detail::decode_wait_status;
 
 ProcessResult run_with_envp(const std::vector<std::string>& argv, std::vector<std::string> envp_strings,
                             const std::string& input, std::chrono::milliseconds timeout) {
@@ -218,9 +229,7 @@ ProcessResult run_with_envp(const std::vector<std::string>& argv, std::vector<st
 
 ProcessResult run_process(const std::vector<std::string>& argv, const EnvOverrides& env,
                           const std::string& input, std::chrono::milliseconds timeout) {
-  auto vars = environment_map();
-  for (const auto& [name, value] : env) vars[name] = value;
-  return run_with_envp(argv, to_envp(vars), input, timeout);
+  return run_with_envp(argv, detail::environment_with(env), input, timeout);
 }
 
 int free_tcp_port() {
@@ -262,7 +271,9 @@ ExporterProcess::ExporterProcess(std::vector<std::string> args, EnvOverrides env
     std::vector<std::string> argv{PGSCOPE_EXPORTER_BINARY,
                                   "--web.listen-address=127.0.0.1:" + std::to_string(port_)};
     argv.insert(argv.end(), args_.begin(), args_.end());
-    spawn(argv, exporter_envp(env_));
+    BackgroundProcess::Options options;
+    options.environment = exporter_envp(env_);
+    process_ = std::make_unique<BackgroundProcess>(std::move(argv), log_path_, std::move(options));
     const auto deadline = Clock::now() + std::chrono::seconds(10);
     while (Clock::now() < deadline) {
       if (!running()) break;
@@ -281,8 +292,7 @@ ExporterProcess::ExporterProcess(std::vector<std::string> args, EnvOverrides env
                       log_text.find("bind") != std::string::npos;
     if (!exited || !port_taken) break;
     std::ofstream(log_path_, std::ios::trunc);
-    pid_ = -1;
-    exit_code_ = -1;
+    process_.reset();
   }
   std::remove(log_path_.c_str());
   throw std::runtime_error(failure);
@@ -293,69 +303,11 @@ ExporterProcess::~ExporterProcess() {
   std::remove(log_path_.c_str());
 }
 
-void ExporterProcess::spawn(const std::vector<std::string>& argv_strings,
-                            const std::vector<std::string>& envp_strings) {
-  // Everything the child touches is prepared before fork: after fork only
-  // async-signal-safe calls are allowed.
-  auto argv_copy = argv_strings;
-  auto envp_copy = envp_strings;
-  auto argv = c_strings(argv_copy);
-  auto envp = c_strings(envp_copy);
-  int log_fd = open(log_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (log_fd < 0 || null_fd < 0) throw std::runtime_error(errno_text("open " + log_path_));
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error(errno_text("fork"));
-  if (pid == 0) {
-    // Dies with the test binary even when that is SIGKILLed (a ctest
-    // timeout), so no exporter outlives its test holding a port.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    signal(SIGPIPE, SIG_DFL);
-    dup2(null_fd, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    execve(argv[0], argv.data(), envp.data());
-    const char message[] = "exec of pgscope-exporter failed\n";
-    ssize_t ignored = write(2, message, sizeof message - 1);
-    (void)ignored;
-    _exit(127);
-  }
-  close(log_fd);
-  close(null_fd);
-  pid_ = pid;
-  exit_code_ = -1;
-}
+pid_t ExporterProcess::pid() const { return process_ ? process_->pid() : -1; }
 
-bool ExporterProcess::reap(int options) {
-  if (pid_ < 0) return true;
-  int status = 0;
-  pid_t r;
-  while ((r = waitpid(pid_, &status, options)) < 0 && errno == EINTR) {
-  }
-  if (r == pid_) {
-    exit_code_ = decode_wait_status(status);
-    pid_ = -1;
-    return true;
-  }
-  return r < 0;  // not our child any more: nothing to wait for
-}
+bool ExporterProcess::running() { return process_ && process_->running(); }
 
-bool ExporterProcess::running() { return !reap(WNOHANG); }
-
-int ExporterProcess::stop() {
-  if (pid_ < 0) return exit_code_;
-  kill(pid_, SIGTERM);
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (Clock::now() < deadline) {
-    if (reap(WNOHANG)) return exit_code_;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  kill(pid_, SIGKILL);
-  reap(0);
-  return exit_code_;
-}
+int ExporterProcess::stop() { return process_ ? process_->stop(5000) : -1; }
 
 std::string ExporterProcess::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;

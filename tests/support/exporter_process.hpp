@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,23 @@ ProcessResult run_process(const std::vector<std::string>& argv, const EnvOverrid
 std::string read_file(const std::string& path);
 std::string tail_lines(const std::string& text, std::size_t lines);
 
+// For the code that starts programs (here and BackgroundProcess): this
+// process's environment plus `env` as "NAME=value" strings; a
+// null-terminated array of pointers into `strings` for exec; a waitpid status
+// as an exit code (128 + signal when killed by one).
+namespace detail {
+std::vector<std::string> environment_with(const EnvOverrides& env);
+std::vector<char*> c_strings(std::vector<std::string>& strings);
+int decode_wait_status(int status);
+}  // namespace detail
+
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it,
 // close). Another process can take it before we use it; callers retry.
 int free_tcp_port();
 
 // ---- The exporter under test -----------------------------------------------
+
+class BackgroundProcess;
 
 struct ScrapeResult {
   int status = -1;  // HTTP status; -1 when no response arrived (see error)
@@ -69,7 +82,7 @@ class ExporterProcess {
   ExporterProcess& operator=(const ExporterProcess&) = delete;
 
   int port() const { return port_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const;  // -1 once stop() or running() saw it exit
   std::string url(const std::string& path = "/") const;
 
   // GET `path`. With decompress=false a gzip body is returned as sent.
@@ -89,15 +102,11 @@ class ExporterProcess {
   int stop();
 
  private:
-  void spawn(const std::vector<std::string>& argv, const std::vector<std::string>& envp);
-  bool reap(int options);
-
   std::vector<std::string> args_;
   EnvOverrides env_;
   std::string log_path_;
   int port_ = 0;
-  pid_t pid_ = -1;
-  int exit_code_ = -1;
+  std::unique_ptr<BackgroundProcess> process_;  // the current attempt's
 };
 
 // Runs the exporter once to completion (flag errors, --version, --help),

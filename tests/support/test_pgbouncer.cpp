@@ -1,13 +1,8 @@
 #include "support/test_pgbouncer.hpp"
 
-#include <fcntl.h>
-#include <grp.h>
 #include <libpq-fe.h>
 #include <pwd.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -142,49 +137,23 @@ void TestPgBouncer::start() {
 }
 
 void TestPgBouncer::start_once() {
-  // Everything the child touches is prepared before fork: after fork only
-  // async-signal-safe calls are allowed.
-  std::string program = kPgBouncer;
-  std::string ini = dir_ + "/pgbouncer.ini";
-  char* argv[] = {program.data(), ini.data(), nullptr};
-  uid_t uid = 0;
-  gid_t gid = 0;
+  BackgroundProcess::Options options;
   if (is_root()) {
     passwd* pw = getpwnam("postgres");
     if (!pw) throw std::runtime_error("no `postgres` user to run pgBouncer as");
-    uid = pw->pw_uid;
-    gid = pw->pw_gid;
+    // Not pgbouncer -u: BackgroundProcess switches user before it sets the
+    // parent-death signal, which a change of credentials would clear.
+    options.run_as = BackgroundProcess::RunAs{pw->pw_uid, pw->pw_gid};
   }
-  int log_fd = open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (log_fd < 0 || null_fd < 0) throw std::runtime_error(errno_text("open " + log_path()));
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error(errno_text("fork"));
-  if (pid == 0) {
-    // Switch user ourselves rather than with pgbouncer -u: a change of
-    // credentials clears the parent-death signal set below.
-    if (uid != 0 && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) _exit(126);
-    // Dies with the test binary even when that is SIGKILLed (a ctest
-    // timeout), so no pgBouncer outlives its test holding a port.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    signal(SIGPIPE, SIG_DFL);
-    dup2(null_fd, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  close(log_fd);
-  close(null_fd);
-  pid_ = pid;
+  process_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{kPgBouncer, dir_ + "/pgbouncer.ini"}, log_path(), std::move(options));
 
   // Ready when the admin console answers a command.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   std::string last_error;
   while (std::chrono::steady_clock::now() < until) {
-    if (reap(WNOHANG)) {
+    if (!process_->running()) {
+      process_.reset();
       throw std::runtime_error("pgBouncer exited while starting:\n" + log_tail());
     }
     Connection conn(PQconnectdb((admin_dsn() + " connect_timeout=2").c_str()), &PQfinish);
@@ -199,31 +168,10 @@ void TestPgBouncer::start_once() {
   throw std::runtime_error("pgBouncer did not answer within 15 s (" + last_error + "):\n" + log_tail());
 }
 
-bool TestPgBouncer::reap(int options) {
-  if (pid_ <= 0) return true;
-  int status = 0;
-  pid_t r;
-  while ((r = waitpid(pid_, &status, options)) < 0 && errno == EINTR) {
-  }
-  if (r == pid_ || (r < 0 && errno == ECHILD)) {
-    pid_ = -1;
-    return true;
-  }
-  return false;
-}
-
 void TestPgBouncer::stop() {
-  if (!running()) return;
-  kill(pid_, SIGTERM);  // pgBouncer: immediate shutdown
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!reap(WNOHANG)) {
-    if (std::chrono::steady_clock::now() >= until) {
-      kill(pid_, SIGKILL);
-      reap(0);
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  if (!process_) return;
+  process_->stop(5000);  // SIGTERM: pgBouncer's immediate shutdown
+  process_.reset();
 }
 
 ShowRows TestPgBouncer::show(const std::string& command, const std::string& user) const {

@@ -4,9 +4,11 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "support/background_process.hpp"
 #include "support/test_postgres.hpp"
 
 namespace pgscope::test {
@@ -54,8 +56,8 @@ class TestPgBouncer {
 
   void stop();   // SIGTERM (immediate shutdown), SIGKILL after 5 s; no-op when stopped
   void start();  // same port and configuration; no-op when running
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  bool running() const { return process_ != nullptr; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
 
   // Runs one admin console command (SHOW ...) over its own connection.
   // Throws std::runtime_error with pgBouncer's message.
@@ -68,13 +70,12 @@ class TestPgBouncer {
  private:
   void write_config() const;
   void start_once();  // spawn and wait for the console; throws when it exits or does not answer
-  bool reap(int options);
 
   std::string backend_;  // host=... port=... of the PostgreSQL behind it
   TestPgBouncerOptions options_;
   std::string dir_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  std::unique_ptr<BackgroundProcess> process_;  // null when stopped
 };
 
 }  // namespace pgscope::test
