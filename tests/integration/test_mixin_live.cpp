@@ -151,7 +151,7 @@ struct Stack {
   bool read_write_load = false;
 
   Stack() {
-    wait_for_whole_cluster(60s);
+    bed.wait_until_whole(60s);
     leader = bed.leader();
     const auto& primary = bed.member(leader);
     // As Spilo does in every database; the top statements panels read it.
@@ -204,13 +204,6 @@ struct Stack {
   }
 
   std::string pooler_pod() const { return bed.scope + "-pooler"; }
-
-  void wait_for_whole_cluster(std::chrono::milliseconds timeout) const {
-    std::string why;
-    if (!wait_until([&] { return bed.healthy(&why); }, timeout)) {
-      throw std::runtime_error("the testbed is not whole: " + why);
-    }
-  }
 
   // Every target scraped successfully, then every rule group evaluated three
   // more times (rates need two samples; recording rules feed each other).
@@ -567,7 +560,7 @@ TEST_CASE("killing the leader fires PatroniFailover in Prometheus and it reaches
   const auto repair = Clock::now();
   restored = true;
   REQUIRE_NOTHROW(s.bed.restore());
-  REQUIRE_NOTHROW(s.wait_for_whole_cluster(60s));
+  REQUIRE_NOTHROW(s.bed.wait_until_whole(60s));
   report("testbed repaired in " + fixed(seconds_since(repair)) + " s; " + std::to_string(s.exporters.size()) +
          " exporters, pgbench, Prometheus and Alertmanager stop now; whole test " +
          fixed(seconds_since(s.started)) + " s");

@@ -33,17 +33,10 @@ struct Cluster {
   std::map<std::string, std::unique_ptr<ExporterProcess>> exporters;  // by member name
 
   Cluster() {
-    wait_for_whole_cluster();
+    bed.wait_until_whole();
     for (const auto& m : bed.members) {
       exporters[m.name] = std::make_unique<ExporterProcess>(std::vector<std::string>{
           "--postgres.dsn=" + bed.dsn(m), "--patroni.url=" + m.api_url(), "--scrape.timeout=5s"});
-    }
-  }
-
-  void wait_for_whole_cluster(std::chrono::milliseconds timeout = 60s) const {
-    std::string why;
-    if (!wait_until([&] { return bed.healthy(&why); }, timeout)) {
-      throw std::runtime_error("the testbed is not whole: " + why);
     }
   }
 };
@@ -190,7 +183,7 @@ TEST_CASE("a switchover shows as a new primary, a new timeline and one more fail
   CHECK(primaries(last).size() == 1);
 
   // The old leader rejoins as a replica before the next case.
-  REQUIRE_NOTHROW(c.wait_for_whole_cluster(45s));
+  REQUIRE_NOTHROW(c.bed.wait_until_whole(45s));
 }
 
 TEST_CASE("a hard kill of the leader: the survivors elect one, the dead member's exporter answers",
@@ -255,7 +248,7 @@ TEST_CASE("a hard kill of the leader: the survivors elect one, the dead member's
   // Whole again for whatever runs next: the old leader rejoins as a replica.
   restored = true;
   REQUIRE_NOTHROW(c.bed.restore());
-  REQUIRE_NOTHROW(c.wait_for_whole_cluster(45s));
+  REQUIRE_NOTHROW(c.bed.wait_until_whole(45s));
   Snapshot back;
   bool answered = wait_until(
       [&] {

@@ -51,19 +51,12 @@ struct Cluster {
   std::map<std::string, std::unique_ptr<ExporterProcess>> exporters;  // by member name
 
   Cluster() {
-    wait_for_whole_cluster();
+    bed.wait_until_whole();
     for (const auto& m : bed.members) {
       std::vector<std::string> args{"--postgres.dsn=" + bed.dsn(m), "--patroni.url=" + m.api_url(),
                                     "--scrape.timeout=10s"};
       if (m.name == bed.members.front().name) args.push_back("--pgbouncer.dsn=" + bed.pgbouncer_admin_dsn());
       exporters[m.name] = std::make_unique<ExporterProcess>(args);
-    }
-  }
-
-  void wait_for_whole_cluster(std::chrono::milliseconds timeout = 60s) const {
-    std::string why;
-    if (!wait_until([&] { return bed.healthy(&why); }, timeout)) {
-      throw std::runtime_error("the testbed is not whole: " + why);
     }
   }
 
@@ -381,7 +374,7 @@ TEST_CASE("a switchover under the exporters: every scrape in time, the new roles
     }
   }
   // Whole again for the next case: the old leader streams as a replica.
-  REQUIRE_NOTHROW(c.wait_for_whole_cluster(45s));
+  REQUIRE_NOTHROW(c.bed.wait_until_whole(45s));
 }
 
 TEST_CASE(
@@ -442,5 +435,5 @@ TEST_CASE(
   INFO("after resuming: " << back.describe());
   CHECK(recovered);
   CHECK(back.get("patroni_replica") == 1);
-  REQUIRE_NOTHROW(c.wait_for_whole_cluster(45s));
+  REQUIRE_NOTHROW(c.bed.wait_until_whole(45s));
 }

@@ -259,6 +259,13 @@ std::string Testbed::log_tail(const TestbedMember& member, std::size_t lines) co
   return tail_of(read_text(member.dir + "/patroni.log"), lines);
 }
 
+void Testbed::wait_until_whole(std::chrono::milliseconds timeout) const {
+  std::string why;
+  if (!wait_until([&] { return healthy(&why); }, timeout)) {
+    throw std::runtime_error("the testbed is not whole: " + why);
+  }
+}
+
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds interval) {
   const auto deadline = Clock::now() + timeout;

@@ -66,6 +66,9 @@ class Testbed {
   // Three members, one running leader, two running replicas, and the leader's
   // /patroni shows both streaming.
   bool healthy(std::string* why = nullptr) const;
+  // Waits until healthy(); throws std::runtime_error saying what is missing
+  // when `timeout` passes first.
+  void wait_until_whole(std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
 
   // patronictl -c <member1's config> ARGS...
   ProcessResult patronictl(const std::vector<std::string>& args,
