@@ -38,10 +38,12 @@ function(h)
         h.alert(
           'PatroniMultipleLeaders',
           'critical',
+          // Members are counted once each (max by member first): a member
+          // scraped by two jobs must not look like two primaries.
           |||
-            sum by (%(cl)s) (patroni_primary{%(sel)s}) > 1
+            count by (%(cl)s) (max by (%(ml)s) (patroni_primary{%(sel)s}) == 1) > 1
             or
-            count by (%(cl)s) (pg_replication_is_replica{%(sel)s} == 0) > 1
+            count by (%(cl)s) (max by (%(ml)s) (pg_replication_is_replica{%(sel)s}) == 0) > 1
           ||| % f,
           c.multipleLeadersFor,
           'More than one member of the cluster acts as primary.',
@@ -94,10 +96,13 @@ function(h)
         ),
         // dcs_last_seen is 0 before Patroni first reached the DCS: left out,
         // so that a starting member is not reported as cut off since 1970.
+        // The age is taken at scrape time (timestamp()), not at evaluation:
+        // with a 60 s scrape interval a sample is up to 60 s old when a rule
+        // reads it, which with time() alone looked like a DCS outage.
         h.alert(
           'PatroniDCSUnreachable',
           'critical',
-          'max by (%(ml)s) (time() - (patroni_dcs_last_seen{%(sel)s} > 0)) > %(dcsSeconds)s' % f,
+          'max by (%(ml)s) (timestamp(patroni_dcs_last_seen{%(sel)s}) - (patroni_dcs_last_seen{%(sel)s} > 0)) > %(dcsSeconds)s' % f,
           c.dcsUnreachableFor,
           'Patroni cannot reach its DCS.',
           'Patroni on %s last reached its DCS (Kubernetes API or etcd) {{ $value | humanizeDuration }} ago. A leader cut off from the DCS for longer than ttl demotes itself unless failsafe_mode is on, and no member can be promoted.' % h.member,

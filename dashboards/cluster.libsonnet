@@ -71,7 +71,8 @@ function(c)
              mappings=[{ type: 'value', options: { '0': { text: 'off', index: 0 }, '1': { text: 'paused', index: 1 } } }]),
       g.stat('DCS last seen',
              'How long ago the member that saw the DCS (etcd, Kubernetes API) least recently last reached it. Patroni demotes a leader that cannot reach it for the TTL.',
-             [g.instant('time() - min(patroni_dcs_last_seen{%s})' % msel, table=false)],
+             // Age at scrape time, as the alert measures it; members that never reached it (0) left out.
+             [g.instant('max(timestamp(patroni_dcs_last_seen{%s}) - (patroni_dcs_last_seen{%s} > 0))' % [msel, msel], table=false)],
              's',
              steps=[['green', null], ['orange', c.dcsUnreachableSeconds]]),
 
