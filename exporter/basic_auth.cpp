@@ -25,6 +25,13 @@ namespace {
 std::optional<std::string> decode_base64(const std::string& text) {
   // OpenSSL's block decoder; it counts padding as zero bytes, taken off below.
   if (text.empty() || text.size() % 4 != 0 || text.size() > 8192) return std::nullopt;
+  // Padding is one or two '=' at the very end. EVP_DecodeBlock would also
+  // take "Z===" (found by fuzz_web_config), which Go's decoder refuses.
+  const std::size_t first_pad = text.find('=');
+  if (first_pad != std::string::npos &&
+      (first_pad < text.size() - 2 || text.find_first_not_of('=', first_pad) != std::string::npos)) {
+    return std::nullopt;
+  }
   std::string out(text.size() / 4 * 3, '\0');
   const int length =
       EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),

@@ -269,6 +269,13 @@ TEST_CASE("basic auth: bcrypt, then the cache; never a wrong password", "[web]")
   // Only the scheme "Basic": not one that merely starts so as a C string.
   CHECK_FALSE(auth.check_header(std::string("Basic\0\0 ", 8) + basic("alice:secret").substr(6)));
   CHECK_FALSE(auth.check_header("Basically " + basic("alice:secret").substr(6)));
+  // Padding only as one or two '=' at the end: "cA==" spelled "c===" is not base64.
+  BasicAuth carol({{"carol", bcrypt("p", 4)}});
+  const std::string token = basic("carol:p").substr(6);
+  REQUIRE(token.substr(token.size() - 2) == "==");
+  CHECK(carol.check_header("Basic " + token));
+  CHECK_FALSE(carol.check_header("Basic " + token.substr(0, token.size() - 3) + "==="));
+  CHECK_FALSE(carol.check_header("Basic " + token.substr(0, token.size() - 3) + "=A="));
   CHECK(BasicAuth({{"carol", bcrypt("p:w", 4)}}).check_header(basic("carol:p:w")));  // ':' in a password
 }
 
