@@ -26,7 +26,13 @@ local helpers(c) = {
   },
 
   // A threshold as PromQL and people read it: 0.85, not 0.84999999999999998.
-  num(x):: if x == std.floor(x) then '%d' % x else '%g' % x,
+  // 15 significant digits keep a threshold set per cluster (536870912.5) as it
+  // was given; %g alone would round it to 5.36871e+08.
+  num(x):: if x == std.floor(x) then '%d' % x else '%.15g' % x,
+
+  // A recorded series (alerts/rules.libsonnet) as the alerts read it: with
+  // recordedSelector's matchers, if any.
+  recorded(name):: if c.recordedSelector == '' then name else '%s{%s}' % [name, c.recordedSelector],
 
   // "1.5 billion" for transaction ID ages in descriptions.
   large(x)::

@@ -6,6 +6,7 @@ function(h)
     waiting: h.num(c.pgbouncerWaitingClients),
     maxWait: h.num(c.pgbouncerMaxWaitSeconds),
     saturation: h.num(c.pgbouncerPoolSaturation),
+    poolSaturation: h.recorded('member:pgbouncer_pool_saturation:ratio'),
   };
   local pooler = 'pgBouncer ' + std.strReplace(h.member, 'member ', '');
   [
@@ -41,7 +42,7 @@ function(h)
         h.alert(
           'PgBouncerPoolSaturated',
           'warning',
-          'member:pgbouncer_pool_saturation:ratio > %(saturation)s' % f,
+          '%(poolSaturation)s > %(saturation)s' % f,
           c.pgbouncerFor,
           'A pgBouncer pool uses nearly all its server connections.',
           'The pool of database {{ $labels.database }} and user {{ $labels.user }} on %s has {{ $value | humanizePercentage }} of its pool_size in use (more than %s%%): further clients will wait.' % [pooler, h.num(c.pgbouncerPoolSaturation * 100)],

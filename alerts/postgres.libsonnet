@@ -128,10 +128,14 @@ function(h)
           'PostgresCacheHitRatioLow',
           'warning',
           |||
-            member:pg_stat_database_blks_hit:ratio_rate5m < %(threshold)s
+            %(ratio)s < %(threshold)s
             and on (%(ml)s)
-            member:pg_stat_database_blks_read:rate5m > %(minReads)s
-          ||| % (f { threshold: h.num(c.cacheHitRatioWarning) }),
+            %(reads)s > %(minReads)s
+          ||| % (f {
+                   threshold: h.num(c.cacheHitRatioWarning),
+                   ratio: h.recorded('member:pg_stat_database_blks_hit:ratio_rate5m'),
+                   reads: h.recorded('member:pg_stat_database_blks_read:rate5m'),
+                 }),
           c.cacheHitRatioFor,
           'Too many reads miss the shared buffers.',
           'Only {{ $value | humanizePercentage }} of the block reads on %s were served from shared buffers over the last 5 minutes (less than %s): the working set does not fit in shared_buffers, or queries scan large tables.' % [h.member, pct(c.cacheHitRatioWarning)],
@@ -149,7 +153,7 @@ function(h)
         h.alert(
           'PostgresReplicationLagHigh',
           'warning',
-          'member:pg_replication_lag_bytes:max > %s' % h.num(c.replicationLagBytesWarning),
+          '%s > %s' % [h.recorded('member:pg_replication_lag_bytes:max'), h.num(c.replicationLagBytesWarning)],
           c.replicationLagFor,
           'A replica is far behind the leader.',
           'Replica %s has not replayed the last {{ $value | humanize1024 }}B of the leader\'s WAL (more than %s). Patroni does not promote a replica further behind than maximum_lag_on_failover.' % [h.member, lagBytes],
@@ -158,7 +162,7 @@ function(h)
         h.alert(
           'PostgresReplicationLagHigh',
           'warning',
-          'member:pg_replication_lag_seconds:max > %s' % h.num(c.replicationLagSecondsWarning),
+          '%s > %s' % [h.recorded('member:pg_replication_lag_seconds:max'), h.num(c.replicationLagSecondsWarning)],
           c.replicationLagFor,
           'A replica is far behind the leader.',
           'Replica %s shows data {{ $value | humanizeDuration }} old (more than %ss): its last replayed transaction committed that long ago on the leader.' % [h.member, h.num(c.replicationLagSecondsWarning)],

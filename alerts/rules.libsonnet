@@ -39,6 +39,9 @@ local utils = import '../mixins/lib/utils.libsonnet';
       ml: utils.by(utils.memberLabels(c)),
       member: c.memberLabel,
     },
+    // A recorded series as the rules read it: with recordedSelector's matchers,
+    // if any, so that a rule file for some clusters only aggregates theirs.
+    local recorded(name) = if c.recordedSelector == '' then name else '%s{%s}' % [name, c.recordedSelector],
     // sum by LEVEL (rate(METRIC{selector}[5m])), recorded without the
     // counter's _total suffix, as the naming convention has it.
     local sumRate(level, metric) = {
@@ -57,19 +60,19 @@ local utils = import '../mixins/lib/utils.libsonnet';
           sumRate('member', 'pg_stat_database_xact_rollback'),
           {
             record: 'member:pg_stat_database_xact:rate5m',
-            expr: 'member:pg_stat_database_xact_commit:rate5m + member:pg_stat_database_xact_rollback:rate5m',
+            expr: '%s + %s' % [recorded('member:pg_stat_database_xact_commit:rate5m'), recorded('member:pg_stat_database_xact_rollback:rate5m')],
           },
           {
             record: 'cluster:pg_stat_database_xact_commit:rate5m',
-            expr: 'sum by (%(cl)s) (member:pg_stat_database_xact_commit:rate5m)' % f,
+            expr: 'sum by (%s) (%s)' % [f.cl, recorded('member:pg_stat_database_xact_commit:rate5m')],
           },
           {
             record: 'cluster:pg_stat_database_xact_rollback:rate5m',
-            expr: 'sum by (%(cl)s) (member:pg_stat_database_xact_rollback:rate5m)' % f,
+            expr: 'sum by (%s) (%s)' % [f.cl, recorded('member:pg_stat_database_xact_rollback:rate5m')],
           },
           {
             record: 'cluster:pg_stat_database_xact:rate5m',
-            expr: 'sum by (%(cl)s) (member:pg_stat_database_xact:rate5m)' % f,
+            expr: 'sum by (%s) (%s)' % [f.cl, recorded('member:pg_stat_database_xact:rate5m')],
           },
           {
             record: 'member:pg_stat_database_numbackends:sum',
@@ -77,7 +80,7 @@ local utils = import '../mixins/lib/utils.libsonnet';
           },
           {
             record: 'cluster:pg_stat_database_numbackends:sum',
-            expr: 'sum by (%(cl)s) (member:pg_stat_database_numbackends:sum)' % f,
+            expr: 'sum by (%s) (%s)' % [f.cl, recorded('member:pg_stat_database_numbackends:sum')],
           },
           sumRate('member', 'pg_stat_database_blks_hit'),
           sumRate('member', 'pg_stat_database_blks_read'),
@@ -86,10 +89,13 @@ local utils = import '../mixins/lib/utils.libsonnet';
             // server has no meaningful ratio.
             record: 'member:pg_stat_database_blks_hit:ratio_rate5m',
             expr: |||
-              member:pg_stat_database_blks_hit:rate5m
+              %(hit)s
               /
-              (member:pg_stat_database_blks_hit:rate5m + member:pg_stat_database_blks_read:rate5m > 0)
-            |||,
+              (%(hit)s + %(read)s > 0)
+            ||| % {
+              hit: recorded('member:pg_stat_database_blks_hit:rate5m'),
+              read: recorded('member:pg_stat_database_blks_read:rate5m'),
+            },
           },
           sumRate('member', 'pg_stat_wal_bytes_total'),
         ],
@@ -140,10 +146,10 @@ local utils = import '../mixins/lib/utils.libsonnet';
             record: 'member:pg_replication_lag_seconds:max',
             expr: |||
               max by (%(ml)s) (pg_replication_lag_seconds{%(sel)s})
-              unless on (%(ml)s) (member:pg_replication_lag_bytes:max == 0)
+              unless on (%(ml)s) (%(lagBytes)s == 0)
               or
               0 * max by (%(ml)s) (pg_replication_lag_seconds{%(sel)s})
-            ||| % f,
+            ||| % (f { lagBytes: recorded('member:pg_replication_lag_bytes:max') }),
           },
         ],
       },
@@ -167,7 +173,7 @@ local utils = import '../mixins/lib/utils.libsonnet';
           },
           {
             record: 'cluster:pgbouncer_pool_saturation:ratio',
-            expr: 'max by (%(cl)s) (member:pgbouncer_pool_saturation:ratio)' % f,
+            expr: 'max by (%s) (%s)' % [f.cl, recorded('member:pgbouncer_pool_saturation:ratio')],
           },
           sumRate('cluster', 'pgbouncer_stats_queries_pooled_total'),
           sumRate('cluster', 'pgbouncer_stats_sql_transactions_pooled_total'),

@@ -5,6 +5,13 @@
     // Which targets are pgscope exporters. The operator names its scrape job
     // "pgscope"; a hand-made ServiceMonitor or static job may use another.
     pgscopeSelector: 'job=~".*pgscope.*"',
+    // Label matchers added to every read of a recorded series (cluster:*,
+    // member:*) by the alerting and recording rules, e.g. 'namespace="db"'.
+    // Recorded series have no job label, so pgscopeSelector cannot restrict
+    // them: a rule file meant for some clusters only (pgscope-operator writes
+    // one per cluster) sets both. Empty: every recorded series. The dashboards
+    // filter recorded series by their variables instead.
+    recordedSelector: '',
 
     // The label that names a PostgreSQL cluster. Zalando's operator labels pods
     // `cluster-name` (its cluster_name_label); Prometheus's pod target labels
@@ -98,5 +105,62 @@
     // Where each alert's runbook lives: runbook_url is this, "/", the alert's
     // name and ".md" (docs/runbooks/ in the repository).
     runbookBaseURL: 'https://github.com/pgscope/pgscope/blob/main/docs/runbooks',
+  },
+
+  // The alert thresholds and durations of _config, with the values each takes,
+  // for tools that set them per cluster (pgscope-operator reads them from
+  // annotations of the postgresql object: docs/operator-thresholds.md). A test
+  // of the operator checks that every key here changes alerts and that no
+  // other number or duration of _config does.
+  //   number         a number, 0 or more
+  //   ratio          a number from 0 to 1 (a share: 0.85 is 85%)
+  //   duration       a Prometheus duration: 90s, 5m, 1h30m, 0m
+  //   window         a duration longer than 0: a PromQL range, for which 0 is an error
+  //   windowSeconds  a whole number of seconds, 1 or more: a PromQL range too
+  _thresholdKinds:: {
+    postgresDownFor: 'duration',
+    patroniDownFor: 'duration',
+    pgbouncerDownFor: 'duration',
+    exporterDownFor: 'duration',
+    noLeaderFor: 'duration',
+    multipleLeadersFor: 'duration',
+    failoverWindow: 'window',
+    dcsUnreachableSeconds: 'number',
+    dcsUnreachableFor: 'duration',
+    pendingRestartFor: 'duration',
+    pausedFor: 'duration',
+    replicationLagBytesWarning: 'number',
+    replicationLagSecondsWarning: 'number',
+    replicationLagFor: 'duration',
+    replicaNotStreamingFor: 'duration',
+    slotInactiveFor: 'duration',
+    slotRetainedBytesWarning: 'number',
+    slotRetainedBytesCritical: 'number',
+    slotRetentionFor: 'duration',
+    slotHoursToFullCritical: 'number',
+    slotPredictionLookback: 'window',
+    txidWraparoundWarning: 'number',
+    txidWraparoundCritical: 'number',
+    txidWraparoundFor: 'duration',
+    connectionsUsedWarning: 'ratio',
+    connectionsUsedCritical: 'ratio',
+    connectionsFor: 'duration',
+    longTransactionSeconds: 'number',
+    longTransactionFor: 'duration',
+    idleInTransactionSeconds: 'number',
+    idleInTransactionFor: 'duration',
+    deadlocksPer10m: 'number',
+    deadlocksFor: 'duration',
+    archiveStaleSeconds: 'windowSeconds',
+    archiveFailingFor: 'duration',
+    checksumFailureWindowSeconds: 'number',
+    cacheHitRatioWarning: 'ratio',
+    cacheHitRatioFor: 'duration',
+    cacheHitMinBlocksReadPerSecond: 'number',
+    pgbouncerWaitingClients: 'number',
+    pgbouncerMaxWaitSeconds: 'number',
+    pgbouncerPoolSaturation: 'ratio',
+    pgbouncerFor: 'duration',
+    collectorFailingFor: 'duration',
   },
 }
