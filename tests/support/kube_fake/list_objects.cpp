@@ -4,6 +4,7 @@
 // paged list is cut from the same snapshot revision, rebuilt from the event
 // history, and a continue token older than the history is 410 Expired.
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 
 #include "support/kube_fake/server_impl.hpp"
@@ -16,7 +17,10 @@ const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 
 std::string base64_encode(const std::string& data) {
   std::string out;
-  int value = 0, bits = -6;
+  // Unsigned: the accumulator's high bits overflow by design (only the low
+  // bits still to be emitted matter), which is undefined for int.
+  std::uint32_t value = 0;
+  int bits = -6;
   for (unsigned char c : data) {
     value = (value << 8) + c;
     bits += 8;
@@ -32,12 +36,13 @@ std::string base64_encode(const std::string& data) {
 
 std::string base64_decode(const std::string& text) {
   std::string out;
-  int value = 0, bits = -8;
+  std::uint32_t value = 0;
+  int bits = -8;
   for (unsigned char c : text) {
     if (c == '=') break;
     const char* position = std::strchr(kBase64, c);
     if (c == 0 || position == nullptr) throw std::invalid_argument("not base64");
-    value = (value << 6) + static_cast<int>(position - kBase64);
+    value = (value << 6) + static_cast<std::uint32_t>(position - kBase64);
     bits += 6;
     if (bits >= 0) {
       out.push_back(static_cast<char>((value >> bits) & 0xFF));
