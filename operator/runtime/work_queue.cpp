@@ -88,7 +88,10 @@ bool WorkQueue::get(std::string& key) {
     if (timers_.empty()) {
       ready_.wait(lock);
     } else {
-      ready_.wait_until(lock, timers_.begin()->first);
+      // A copy: wait_until reads its deadline again after every wake-up,
+      // when another thread may have erased that timer from the set.
+      const Clock::time_point next_due = timers_.begin()->first;
+      ready_.wait_until(lock, next_due);
     }
   }
   key = queue_.front();
