@@ -58,7 +58,7 @@ WriteOutcome ensure_object(kube::Client& client, Store& store, const nlohmann::j
   const auto live = store.get(ns, name);
   if (live && contains(*live, desired)) return WriteOutcome::kUnchanged;
   const auto answer = client.apply(kube::type_of(desired), desired, kFieldManager, true);
-  store.apply_event(live ? "MODIFIED" : "ADDED", answer);
+  store.apply_event_if_current(live ? "MODIFIED" : "ADDED", answer, live);
   return live ? WriteOutcome::kUpdated : WriteOutcome::kCreated;
 }
 

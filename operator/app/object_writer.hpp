@@ -29,7 +29,8 @@ enum class WriteOutcome { kUnchanged, kCreated, kUpdated };
 // Applies desired (already with its digest) unless the cached live object
 // already holds it; server-side apply, field manager pgscope-operator, forced:
 // the operator owns these objects. The answer is put into the store at once
-// so a reconcile that follows before the watch event does not apply again.
+// so a reconcile that follows before the watch event does not apply again,
+// unless the watch already brought a newer state of the object.
 // Throws kube::ApiError.
 WriteOutcome ensure_object(kube::Client& client, Store& store, const nlohmann::json& desired);
 

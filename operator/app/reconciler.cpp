@@ -195,7 +195,7 @@ ReconcileOutcome Reconciler::reconcile_cluster(const std::string& ns, const std:
   if (!prune(&object, selector, keep, skip_kinds, "")) failed = true;
 
   try {
-    inject_sidecar(object,
+    inject_sidecar(postgresql,
                    desired_sidecars(object["spec"].value("sidecars", nlohmann::json()), info, settings_));
   } catch (const kube::ApiError& error) {
     if (error.conflict()) return {ReconcileResult::kRequeue, std::chrono::milliseconds(100)};
@@ -211,7 +211,8 @@ ReconcileOutcome Reconciler::reconcile_cluster(const std::string& ns, const std:
   return {ReconcileResult::kSuccess, settings_.resync_period};
 }
 
-void Reconciler::inject_sidecar(const nlohmann::json& postgresql, const nlohmann::json& sidecars) {
+void Reconciler::inject_sidecar(const ObjectPtr& cached, const nlohmann::json& sidecars) {
+  const auto& postgresql = *cached;
   const auto& spec = postgresql["spec"];
   const nlohmann::json current = spec.value("sidecars", nlohmann::json::array());
   const nlohmann::json wanted = sidecars.is_null() ? nlohmann::json::array() : sidecars;
@@ -227,7 +228,7 @@ void Reconciler::inject_sidecar(const nlohmann::json& postgresql, const nlohmann
   const auto& metadata = postgresql["metadata"];
   const auto answer = client_.merge_patch(kube::postgresql_type(), metadata.value("namespace", ""),
                                           metadata.value("name", ""), patch);
-  caches_.postgresqls->apply_event("MODIFIED", answer);
+  caches_.postgresqls->apply_event_if_current("MODIFIED", answer, cached);
   auto has_ours = [](const nlohmann::json& list) {
     for (const auto& item : list) {
       if (item.value("name", "") == "pgscope-exporter") return true;
@@ -271,14 +272,14 @@ bool Reconciler::prune(const nlohmann::json* event_object, const std::map<std::s
         options.propagation_policy = "Background";
         client_.remove(kube::type_of(*object), metadata.value("namespace", ""), metadata.value("name", ""),
                        options);
-        store->apply_event("DELETED", *object);
+        store->apply_event_if_current("DELETED", *object, object);
         if (event_object)
           events_.normal(*event_object, "Deleted",
                          "deleted " + describe_object(*object) + ", no longer needed");
         spdlog::info("deleted {}", describe_object(*object));
       } catch (const kube::ApiError& error) {
         if (error.not_found()) {
-          store->apply_event("DELETED", *object);
+          store->apply_event_if_current("DELETED", *object, object);
           continue;
         }
         const auto [reason, message] = explain(error, describe_object(*object));

@@ -64,7 +64,9 @@ class Reconciler {
   bool prune(const nlohmann::json* event_object, const std::map<std::string, std::string>& selector,
              const std::set<std::string>& keep, const std::set<std::string>& skip_kinds,
              const std::string& only_namespace);
-  void inject_sidecar(const nlohmann::json& postgresql, const nlohmann::json& desired_sidecars);
+  // cached: the postgresql as read from the cache, whose answer replaces it
+  // there unless the watch brought a newer state meanwhile.
+  void inject_sidecar(const ObjectPtr& cached, const nlohmann::json& desired_sidecars);
   Store& store_for(const std::string& kind);
 
   kube::Client& client_;

@@ -124,4 +124,22 @@ void Store::apply_event(const std::string& type, const json& object) {
   }
 }
 
+bool Store::apply_event_if_current(const std::string& type, const json& object, const ObjectPtr& expected) {
+  if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
+    throw std::invalid_argument("unknown watch event type \"" + type + "\"");
+  }
+  std::string object_key = key_of(object);
+  auto stored = type == "DELETED" ? nullptr : std::make_shared<const json>(object);
+  std::unique_lock lock(mutex_);
+  auto found = objects_.find(object_key);
+  const ObjectPtr current = found == objects_.end() ? nullptr : found->second;
+  if (current != expected) return false;
+  if (type == "DELETED") {
+    if (found != objects_.end()) objects_.erase(found);
+  } else {
+    objects_[object_key] = std::move(stored);
+  }
+  return true;
+}
+
 }  // namespace pgscope::op

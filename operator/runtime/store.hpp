@@ -52,6 +52,13 @@ class Store {
   // ADDED/MODIFIED store the object, DELETED removes it, BOOKMARK is ignored
   // (it carries no object). Any other type throws std::invalid_argument.
   void apply_event(const std::string& type, const json& object);
+  // apply_event, but only while the object's key still holds expected
+  // (nullptr: no object). For a controller's own write: its answer can come
+  // after the watch already delivered a newer state (someone's edit right
+  // after the write), which the older answer must not overwrite, or the
+  // cache would hide that edit until the next resync. Returns whether it
+  // applied.
+  bool apply_event_if_current(const std::string& type, const json& object, const ObjectPtr& expected);
 
  private:
   mutable std::shared_mutex mutex_;

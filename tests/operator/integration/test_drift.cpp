@@ -74,6 +74,37 @@ TEST_CASE("drift is repaired: a deleted ServiceMonitor, edited endpoints, an edi
       "the deleted dashboard back", [&] { return env.get("v1", "ConfigMap", ns, dashboard).has_value(); },
       std::chrono::seconds(15), dump);
 
+  // An edit that lands while the operator's own write is still on its way
+  // back: the late answer must not hide the edit from its cache (it did
+  // once; only the next resync, 10 minutes here, would have seen it).
+  kubefake::FaultRule late_answer;
+  late_answer.method = "PATCH";
+  late_answer.path_contains = "/servicemonitors/" + c + "-pgscope";
+  late_answer.delay_answer = std::chrono::milliseconds(2000);
+  env.api().add_fault(late_answer);
+  const auto recreated = *env.get(monitoring, "ServiceMonitor", ns, c + "-pgscope");
+  started = Clock::now();
+  env.api().remove(monitoring, "ServiceMonitor", ns, c + "-pgscope");
+  await(
+      "the ServiceMonitor written again (its answer held back 2 s)",
+      [&] {
+        const auto now = env.get(monitoring, "ServiceMonitor", ns, c + "-pgscope");
+        return now && (*now)["metadata"]["uid"] != recreated["metadata"]["uid"];
+      },
+      std::chrono::seconds(15), dump);
+  env.api().merge_patch(
+      monitoring, "ServiceMonitor", ns, c + "-pgscope",
+      {{"spec", {{"endpoints", json::array({json{{"port", "web"}, {"path", "/edited-in-flight"}}})}}}});
+  await(
+      "the edit made before the operator's answer arrived repaired",
+      [&] {
+        const auto now = env.get(monitoring, "ServiceMonitor", ns, c + "-pgscope");
+        return now && (*now)["spec"]["endpoints"] == original_monitor["spec"]["endpoints"];
+      },
+      std::chrono::seconds(15), dump);
+  std::cout << "[drift] edit made while the operator's write was in flight repaired after "
+            << seconds_since(started) << " s (its answer held back 2 s)" << std::endl;
+
   CHECK(matches_render(env) == "");
   // Repaired, then quiet: no fight with itself.
   const auto writes = env.await_quiet(E2eEnvironment::kUser, std::chrono::milliseconds(1000),

@@ -103,6 +103,43 @@ TEST_CASE("select filters objects with a predicate", "[store]") {
   CHECK(names(found) == std::vector<std::string>{"a/x"});
 }
 
+TEST_CASE("a write's answer does not overwrite a newer state the watch brought", "[store]") {
+  Store store;
+  store.apply_event("ADDED", object("a", "x", "1"));
+  const auto read = store.get("a", "x");
+  // The controller writes rv 2; before its answer comes, the watch brings
+  // rv 2 and someone's edit, rv 3.
+  store.apply_event("MODIFIED", object("a", "x", "2"));
+  store.apply_event("MODIFIED", object("a", "x", "3"));
+  CHECK_FALSE(store.apply_event_if_current("MODIFIED", object("a", "x", "2"), read));
+  CHECK((*store.get("a", "x"))["metadata"]["resourceVersion"] == "3");
+
+  // Nothing came in between: the answer goes in.
+  const auto latest = store.get("a", "x");
+  CHECK(store.apply_event_if_current("MODIFIED", object("a", "x", "4"), latest));
+  CHECK((*store.get("a", "x"))["metadata"]["resourceVersion"] == "4");
+
+  // A creation (expected: absent) after the watch already added the object,
+  // and a deletion of an object recreated meanwhile, change nothing.
+  store.apply_event("ADDED", object("a", "y", "5"));
+  CHECK_FALSE(store.apply_event_if_current("ADDED", object("a", "y", "4"), nullptr));
+  CHECK((*store.get("a", "y"))["metadata"]["resourceVersion"] == "5");
+  const auto before_deletion = store.get("a", "x");
+  store.apply_event("DELETED", object("a", "x", "4"));
+  store.apply_event("ADDED", object("a", "x", "6"));
+  CHECK_FALSE(store.apply_event_if_current("DELETED", *before_deletion, before_deletion));
+  REQUIRE(store.get("a", "x"));
+  CHECK((*store.get("a", "x"))["metadata"]["resourceVersion"] == "6");
+
+  // Still as read: the deletion goes through; unknown types are refused.
+  CHECK(store.apply_event_if_current("DELETED", object("a", "x", "6"), store.get("a", "x")));
+  CHECK_FALSE(store.get("a", "x"));
+  CHECK(store.apply_event_if_current("ADDED", object("a", "z", "7"), nullptr));
+  CHECK(store.get("a", "z"));
+  CHECK_THROWS_AS(store.apply_event_if_current("BOOKMARK", object("a", "z", "8"), nullptr),
+                  std::invalid_argument);
+}
+
 TEST_CASE("store takes concurrent readers and writers", "[store]") {
   Store store;
   std::vector<std::thread> threads;

@@ -40,9 +40,12 @@ struct FaultRule {
   int status = 0;             // answer with this Status code (500, 503, 429, 403...) instead of serving
   int retry_after_seconds = 0;
   std::chrono::milliseconds delay{0};  // wait before serving
-  bool reset = false;                  // close the connection without an answer
-  int watch_events_then_drop = -1;     // for watches: close the stream after N events (abruptly)
-  int times = 1;                       // how many requests it hits (-1 = until cleared)
+  // Serve (a write commits and reaches watchers at once), then wait this long
+  // before answering: a client's view of its own write arrives late.
+  std::chrono::milliseconds delay_answer{0};
+  bool reset = false;               // close the connection without an answer
+  int watch_events_then_drop = -1;  // for watches: close the stream after N events (abruptly)
+  int times = 1;                    // how many requests it hits (-1 = until cleared)
 };
 
 struct RequestRecord {

@@ -108,6 +108,7 @@ void FakeApiServer::Impl::serve(const httplib::Request& request, httplib::Respon
     response.status = code;
     response.set_content(body.dump(), "application/json");
   };
+  std::chrono::milliseconds delay_answer{0};
   try {
     int drop_after = -1;
     if (auto fault =
@@ -128,6 +129,7 @@ void FakeApiServer::Impl::serve(const httplib::Request& request, httplib::Respon
         throw ApiError(status);
       }
       drop_after = fault->watch_events_then_drop;
+      delay_answer = fault->delay_answer;
     }
     route(request, response, entry, drop_after);
   } catch (const ApiError& error) {
@@ -138,6 +140,7 @@ void FakeApiServer::Impl::serve(const httplib::Request& request, httplib::Respon
   }
   entry.status = response.status;
   record(std::move(entry));
+  if (delay_answer.count() > 0) std::this_thread::sleep_for(delay_answer);
 }
 
 void FakeApiServer::Impl::route(const httplib::Request& request, httplib::Response& response,
