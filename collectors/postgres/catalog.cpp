@@ -110,7 +110,7 @@ struct Parser {
       const bool control =
           code < 0x20 || (code >= 0x7f && code <= 0x9f) || code == 0x2028 || code == 0x2029 || code == 0xfeff;
       if (control && !(multiline && line_break)) {
-        char hex[12];
+        char hex[24];  // sized for any long: -Wformat-truncation (at -Og) cannot see code < 0x10000
         std::snprintf(hex, sizeof hex, "U+%04lX", code);
         fail(node, "\"" + key + "\" holds the control character " + hex + " at byte " +
                        std::to_string(at + 1) + " (remove it)");
