@@ -4,36 +4,18 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <string>
 #include <thread>
 
 #include "support/exporter_process.hpp"
 #include "support/prom_text.hpp"
 #include "support/scrape.hpp"
+#include "support/temp_dir/temp_dir.hpp"
 #include "support/test_postgres.hpp"
 
 using namespace pgscope::test;
 
 namespace {
-
-// A file in a temporary directory, removed with it.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/pgscope-queries-XXXXXX";
-    path_ = mkdtemp(pattern);
-  }
-  ~TempDir() { run_process({"rm", "-rf", path_}); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string file = path_ + "/" + name;
-    std::ofstream(file) << text;
-    return file;
-  }
-
- private:
-  std::string path_;
-};
 
 double query_metric(const Exposition& metrics, const std::string& family, const std::string& query) {
   auto value = metrics.value(family, {{"query", query}});

@@ -22,6 +22,7 @@
 #include "support/finally.hpp"
 #include "support/prom_text.hpp"
 #include "support/scrape.hpp"
+#include "support/temp_dir/temp_dir.hpp"
 #include "support/test_postgres.hpp"
 
 using namespace pgscope::test;
@@ -347,13 +348,11 @@ TEST_CASE("pgBouncer: every family it emits is described in docs/metrics.md", "[
 
 TEST_CASE("pgBouncer: scraped through /probe with source=pgbouncer and an auth module", "[integration]") {
   auto& bouncer = shared_bouncer();
-  char pattern[] = "/tmp/pgscope-bouncer-probe-XXXXXX";
-  const std::string dir = mkdtemp(pattern);
-  Finally cleanup{[&] { run_process({"rm", "-rf", dir}); }};
-  const std::string config = dir + "/config.yaml";
-  std::ofstream(config)
-      << "auth_modules:\n  pooler:\n    type: userpass\n    userpass: {username: pgscope_stats}\n"
-         "    options: {sslmode: disable}\n";
+  const TempDir dir("pgscope-bouncer-probe");
+  const std::string config =
+      dir.write("config.yaml",
+                "auth_modules:\n  pooler:\n    type: userpass\n    userpass: {username: pgscope_stats}\n"
+                "    options: {sslmode: disable}\n");
   ExporterProcess exporter({"--config.file=" + config});
   const std::string target = "127.0.0.1:" + std::to_string(bouncer.port());
   auto result = exporter.scrape("/probe?target=" + target + "&source=pgbouncer&auth_module=pooler");

@@ -2,7 +2,6 @@
 // PostgreSQL servers, credentials from the config file only, connections
 // pooled per target, closed when idle, and a bounded number of targets.
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <future>
 #include <string>
 #include <vector>
@@ -10,6 +9,7 @@
 #include "support/exporter_process.hpp"
 #include "support/prom_text.hpp"
 #include "support/scrape.hpp"
+#include "support/temp_dir/temp_dir.hpp"
 #include "support/test_postgres.hpp"
 
 using namespace pgscope::test;
@@ -43,17 +43,16 @@ TEST_CASE("one exporter probes two PostgreSQL servers with credentials from auth
   TestPostgres b;
   allow_prober(a, "only_on_a");
   allow_prober(b, "only_on_b");
-  char pattern[] = "/tmp/pgscope-probe-XXXXXX";
-  const std::string dir = mkdtemp(pattern);
-  const std::string config = dir + "/config.yaml";
-  std::ofstream(config) << "auth_modules:\n"
-                           "  monitoring:\n"
-                           "    type: userpass\n"
-                           "    userpass:\n"
-                           "      username: prober\n"
-                           "      password: prober-secret\n"
-                           "    options:\n"
-                           "      sslmode: disable\n";
+  const TempDir dir("pgscope-probe");
+  const std::string config = dir.write("config.yaml",
+                                       "auth_modules:\n"
+                                       "  monitoring:\n"
+                                       "    type: userpass\n"
+                                       "    userpass:\n"
+                                       "      username: prober\n"
+                                       "      password: prober-secret\n"
+                                       "    options:\n"
+                                       "      sslmode: disable\n");
   ExporterProcess exporter({"--config.file=" + config, "--probe.idle-timeout=2s", "--probe.max-targets=2"});
   INFO("exporter log:\n" << exporter.log_tail());
   const std::string target_a = "target=127.0.0.1:" + std::to_string(a.port()) + "/postgres";
@@ -130,5 +129,4 @@ TEST_CASE("one exporter probes two PostgreSQL servers with credentials from auth
     CHECK(own.value("pgscope_exporter_probe_targets_closed_total", {{"reason", "limit"}}) == 1.0);
     CHECK(eventually([&] { return exporter_connections(a) == 0; }, std::chrono::seconds(5)));
   }
-  run_process({"rm", "-rf", dir});
 }

@@ -18,7 +18,6 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "support/exporter_process.hpp"
+#include "support/temp_dir/temp_dir.hpp"
 
 using Catch::Matchers::Contains;
 using pgscope::test::ExporterProcess;
@@ -62,13 +62,9 @@ void replace(const std::string& path, const std::string& content) {
 // A directory of certificates: two CAs, server certificates "server-one" and
 // "server-two" (SAN 127.0.0.1 and localhost) and client certificates from each CA.
 struct Pki {
-  std::string dir;
+  pgscope::test::TempDir dir{"pgscope-web"};
 
   Pki() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/pgscope-web-XXXXXX";
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    dir = pattern;
     ca("ca");
     ca("other-ca");
     signed_by("ca", "server-one", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
@@ -78,11 +74,7 @@ struct Pki {
     signed_by("ca", "client", "subjectAltName=DNS:prometheus\nextendedKeyUsage=clientAuth\n", 13);
     signed_by("other-ca", "intruder", "subjectAltName=DNS:prometheus\nextendedKeyUsage=clientAuth\n", 14);
   }
-  ~Pki() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-  std::string path(const std::string& name) const { return dir + "/" + name; }
+  std::string path(const std::string& name) const { return dir.file(name); }
 
   void ca(const std::string& name) {
     run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",

@@ -1,7 +1,6 @@
 #include "support/prometheus_stack.hpp"
 
 #include <httplib.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -53,18 +52,6 @@ std::unique_ptr<BackgroundProcess> start_server(
 }
 
 }  // namespace
-
-TempDir::TempDir(const std::string& prefix) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + ".XXXXXX";
-  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp " + pattern + " failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
 
 HttpAnswer http_get(int port, const std::string& path,
                     const std::multimap<std::string, std::string>& params) {

@@ -10,21 +10,9 @@
 #include <vector>
 
 #include "support/background_process.hpp"
+#include "support/temp_dir/temp_dir.hpp"
 
 namespace pgscope::test {
-
-// A temporary directory, removed with everything in it at destruction.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix);
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct HttpAnswer {
   int status = -1;  // -1: no answer (error says why)

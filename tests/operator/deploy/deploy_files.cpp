@@ -1,54 +1,15 @@
 #include "deploy_files.hpp"
 
 #include <sys/wait.h>
-#include <yaml-cpp/yaml.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <regex>
 #include <stdexcept>
 
+#include "support/kube_schema/yaml_json.hpp"
+
 namespace pgscope::deploytest {
-
-namespace {
-
-nlohmann::json plain_scalar(const std::string& text) {
-  static const std::regex integer("[-+]?[0-9]+");
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
-  if (std::regex_match(text, integer)) return std::stoll(text);
-  return text;
-}
-
-nlohmann::json to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      // yaml-cpp tags quoted scalars "!": "8080" stays a string, 8080 does not.
-      return node.Tag() == "!" ? nlohmann::json(node.Scalar()) : plain_scalar(node.Scalar());
-    case YAML::NodeType::Sequence: {
-      auto array = nlohmann::json::array();
-      for (const auto& item : node) array.push_back(to_json(item));
-      return array;
-    }
-    case YAML::NodeType::Map: {
-      auto object = nlohmann::json::object();
-      for (const auto& entry : node) {
-        const auto key = entry.first.as<std::string>();
-        if (object.contains(key)) throw std::runtime_error("duplicate key '" + key + "'");
-        object[key] = to_json(entry.second);
-      }
-      return object;
-    }
-  }
-  return nullptr;
-}
-
-}  // namespace
 
 std::filesystem::path source_dir() {
   if (const char* dir = std::getenv("PGSCOPE_SOURCE_DIR"); dir != nullptr && *dir != '\0') return dir;
@@ -59,16 +20,7 @@ std::filesystem::path deploy_dir() { return source_dir() / "operator" / "deploy"
 
 std::vector<nlohmann::json> read_yaml_documents(const std::filesystem::path& file) {
   if (!std::filesystem::is_regular_file(file)) throw std::runtime_error(file.string() + ": no such file");
-  std::vector<nlohmann::json> documents;
-  try {
-    for (const auto& node : YAML::LoadAllFromFile(file.string())) {
-      auto document = to_json(node);
-      if (!document.is_null()) documents.push_back(std::move(document));
-    }
-  } catch (const std::exception& error) {
-    throw std::runtime_error(file.string() + ": " + error.what());
-  }
-  return documents;
+  return kubefake::read_yaml_file(file.string());
 }
 
 nlohmann::json read_yaml_document(const std::filesystem::path& file) {

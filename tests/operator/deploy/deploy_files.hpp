@@ -15,9 +15,9 @@ namespace pgscope::deploytest {
 std::filesystem::path source_dir();
 std::filesystem::path deploy_dir();
 
-// Every non-empty document of a YAML file as JSON, plain scalars resolved as
-// Kubernetes does (true/false, null, integers), quoted ones always strings.
-// Throws std::runtime_error naming the file on malformed YAML.
+// Every non-empty document of a YAML file as JSON, read as the Kubernetes API
+// machinery reads manifests (kubefake::read_yaml_file). Throws
+// std::runtime_error naming the file when it is missing or malformed.
 std::vector<nlohmann::json> read_yaml_documents(const std::filesystem::path& file);
 // A file that must hold exactly one document.
 nlohmann::json read_yaml_document(const std::filesystem::path& file);

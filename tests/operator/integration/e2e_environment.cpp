@@ -52,17 +52,6 @@ const kubefake::SchemaRegistry& schemas() {
   return registry;
 }
 
-TempDir::TempDir() {
-  std::string pattern = (fs::temp_directory_path() / "pgscope-e2e-XXXXXX").string();
-  if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temporary directory");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
-}
-
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }

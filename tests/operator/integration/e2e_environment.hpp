@@ -18,6 +18,7 @@
 #include "operator_process.hpp"
 #include "support/kube_fake/fake_apiserver.hpp"
 #include "support/kube_schema/schema.hpp"
+#include "support/temp_dir/temp_dir.hpp"
 #include "zalando_sim.hpp"
 
 namespace pgscope::e2e {
@@ -50,19 +51,7 @@ const kubefake::SchemaRegistry& schemas();
     }                                                                                              \
   } while (false)
 
-// A directory removed with everything in it at destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using pgscope::test::TempDir;
 
 // The rules of operator/deploy/clusterrole.yaml (every namespace) and
 // role.yaml (its namespace) as the fake's access rules. Throws

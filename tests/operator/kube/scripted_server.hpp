@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/temp_dir/temp_dir.hpp"
+
 namespace pgscope::kube::testing {
 
 using json = nlohmann::json;
@@ -98,20 +100,7 @@ void stream_pieces(httplib::Response& response, std::vector<Piece> pieces, Strea
 // A free loopback port nobody listens on.
 int closed_port();
 
-// A temporary directory removed with its contents at scope end.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  // Writes `text` to path()/name (atomically, by rename) and returns the path.
-  std::string write(const std::string& name, const std::string& text) const;
-
- private:
-  std::string path_;
-};
+using pgscope::test::TempDir;
 
 std::string read_text(const std::string& path);
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "operator/mixin/cluster_mixin.hpp"
+#include "support/temp_dir/temp_dir.hpp"
 
 namespace pgscope::test {
 
@@ -24,20 +25,6 @@ const op::ClusterMixin& shared_mixin(const std::string& cluster_label = "cluster
 std::vector<nlohmann::json> rules_of(const nlohmann::json& groups);
 // "PostgresDown", "record member:x" or "PostgresReplicationLagHigh{unit=bytes}" for messages.
 std::string rule_name(const nlohmann::json& rule);
-
-// A temporary directory removed with the object.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string write(const std::string& name, const std::string& text) const;  // returns the file's path
-
- private:
-  std::string path_;
-};
 
 struct CommandResult {
   int status = -1;
