@@ -179,7 +179,7 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   return condition();
 }
 
-std::vector<AccessRule> allow_all() { return {{{"*"}, "*", "*", ""}}; }
+std::vector<AccessRule> allow_all() { return {{{"*"}, "*", "*", "", {}}}; }
 
 void install_reference_crds(FakeApiServer& server) {
   std::string dir = reference_dir();

@@ -41,7 +41,7 @@ TEST_CASE("requests without a valid bearer token get 401; rotated tokens work un
 TEST_CASE("requests no rule allows get 403 with kube's RBAC message") {
   PGSCOPE_REQUIRE_REFERENCE();
   Fixture f;
-  std::string token = f.server.add_user("op", {{{"get", "list", "watch"}, "", "configmaps", "db"}});
+  std::string token = f.server.add_user("op", {{{"get", "list", "watch"}, "", "configmaps", "db", {}}});
   TestClient op(f.server, token);
   CHECK(op.get(kConfigMaps).status == 200);
 
@@ -61,9 +61,29 @@ TEST_CASE("requests no rule allows get 403 with kube's RBAC message") {
   CHECK(op.post(kConfigMaps, config_map("x", "db")).status == 403);
   CHECK(op.get("/apis/monitoring.coreos.com/v1").status == 200);  // discovery needs only authentication
 
-  f.server.set_rules("op", {{{"*"}, "monitoring.coreos.com", "*", ""}});
+  f.server.set_rules("op", {{{"*"}, "monitoring.coreos.com", "*", "", {}}});
   CHECK(op.get(kMonitors).status == 200);
   CHECK(op.get(kConfigMaps).status == 403);
+}
+
+TEST_CASE("a rule with resourceNames allows only those objects, never a list or a create") {
+  Fixture f;
+  std::string token =
+      f.server.add_user("op", {{{"get", "update", "list", "create"}, "", "configmaps", "db", {"allowed"}}});
+  TestClient op(f.server, token);
+  REQUIRE(f.api->post(kConfigMaps, config_map("allowed", "db")).status == 201);
+  REQUIRE(f.api->post(kConfigMaps, config_map("other", "db")).status == 201);
+
+  Answer allowed = op.get(kConfigMaps + "/allowed");
+  REQUIRE(allowed.status == 200);
+  CHECK(op.put(kConfigMaps + "/allowed", allowed.body).status == 200);
+  Answer other = op.get(kConfigMaps + "/other");
+  REQUIRE(other.status == 403);
+  CHECK(other.body["message"] ==
+        "configmaps \"other\" is forbidden: User \"op\" cannot get resource \"configmaps\" in API group \"\" "
+        "in the namespace \"db\"");
+  CHECK(op.get(kConfigMaps).status == 403);                                    // list
+  CHECK(op.post(kConfigMaps, config_map("allowed-too", "db")).status == 403);  // create
 }
 
 TEST_CASE("fault rules answer with errors, delay, reset connections and count their hits") {

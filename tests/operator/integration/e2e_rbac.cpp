@@ -20,8 +20,6 @@ std::vector<std::string> strings_of(const json& list, const std::string& where) 
   return out;
 }
 
-// The fake's rules have no resourceNames: a rule limited to some names is
-// granted for all names of its resource (the fake cannot be stricter).
 void add_rules(const json& role, const std::string& ns, const std::string& origin,
                std::vector<kubefake::AccessRule>& out) {
   if (!role.contains("rules") || !role["rules"].is_array()) {
@@ -33,9 +31,11 @@ void add_rules(const json& role, const std::string& ns, const std::string& origi
     if (rule.contains("nonResourceURLs")) continue;
     const auto verbs = strings_of(rule.value("verbs", json()), where + ".verbs");
     const std::set<std::string> verb_set(verbs.begin(), verbs.end());
+    const auto names = strings_of(rule.value("resourceNames", json()), where + ".resourceNames");
+    const std::set<std::string> name_set(names.begin(), names.end());
     for (const auto& group : strings_of(rule.value("apiGroups", json()), where + ".apiGroups")) {
       for (const auto& resource : strings_of(rule.value("resources", json()), where + ".resources")) {
-        out.push_back(kubefake::AccessRule{verb_set, group, resource, ns});
+        out.push_back(kubefake::AccessRule{verb_set, group, resource, ns, name_set});
       }
     }
   }

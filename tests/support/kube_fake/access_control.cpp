@@ -79,7 +79,8 @@ void AccessControl::authorize(const std::string& user, const AccessRequest& requ
     if (rules != rules_by_user_.end()) {
       for (const auto& rule : rules->second) {
         if (matches(rule.verbs, request.verb) && matches(rule.group, request.group) &&
-            matches(rule.resource, request.resource) && (rule.ns.empty() || rule.ns == request.ns)) {
+            matches(rule.resource, request.resource) && (rule.ns.empty() || rule.ns == request.ns) &&
+            (rule.resource_names.empty() || rule.resource_names.count(request.name) != 0)) {
           return;
         }
       }

@@ -27,11 +27,15 @@ using json = nlohmann::json;
 // ns "" = every namespace (and cluster scope). Verbs: get list watch create
 // update patch delete. group "" is the core group. A subresource is named
 // "<plural>/<sub>" (e.g. "postgresqls/status"); "*" covers it too.
+// resource_names, as RBAC's resourceNames: when not empty, only requests for
+// one of these objects match, so never a list, a watch or a create (whose
+// object has no name in the request's path).
 struct AccessRule {
   std::set<std::string> verbs;
   std::string group;
   std::string resource;
   std::string ns;
+  std::set<std::string> resource_names;
 };
 
 struct FaultRule {
