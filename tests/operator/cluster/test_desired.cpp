@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <optional>
 #include <set>
 
 #include "fixtures.hpp"
@@ -13,6 +14,17 @@ using namespace pgscope::op;
 using namespace pgscope::op::testing;
 
 namespace {
+
+// Zalando's complete example with both poolers enabled; nothing when the
+// reference files are missing (the test then returns, skipped).
+std::optional<json> complete_with_poolers() {
+  auto manifest = zalando_manifest("complete-postgres-manifest.yaml");
+  if (manifest) {
+    (*manifest)["spec"]["enableConnectionPooler"] = true;
+    (*manifest)["spec"]["enableReplicaConnectionPooler"] = true;
+  }
+  return manifest;
+}
 
 std::vector<std::string> kinds_and_names(const std::vector<json>& objects) {
   std::vector<std::string> out;
@@ -83,11 +95,9 @@ TEST_CASE("desired: objects of a cluster without pooler, ServiceMonitor mode") {
 }
 
 TEST_CASE("desired: the database selector takes Spilo pods of this cluster only") {
-  const auto manifest = zalando_manifest("complete-postgres-manifest.yaml");
+  const auto manifest = complete_with_poolers();
   if (!manifest) return;
-  auto with_poolers = *manifest;
-  with_poolers["spec"]["enableConnectionPooler"] = true;
-  with_poolers["spec"]["enableReplicaConnectionPooler"] = true;
+  const auto& with_poolers = *manifest;
   for (const char* kind : {"ServiceMonitor", "PodMonitor"}) {
     const auto settings = parse_settings({std::string("--monitor-kind=") + kind}, {});
     const auto cluster = read_cluster(with_poolers, settings);
@@ -258,11 +268,9 @@ TEST_CASE("desired: a dashboard over the ConfigMap limit is refused") {
 }
 
 TEST_CASE("desired: nothing an API server would rewrite") {
-  const auto manifest = zalando_manifest("complete-postgres-manifest.yaml");
+  const auto manifest = complete_with_poolers();
   if (!manifest) return;
-  auto with_poolers = *manifest;
-  with_poolers["spec"]["enableConnectionPooler"] = true;
-  with_poolers["spec"]["enableReplicaConnectionPooler"] = true;
+  const auto& with_poolers = *manifest;
   for (const char* kind : {"ServiceMonitor", "PodMonitor"}) {
     const auto settings = parse_settings({std::string("--monitor-kind=") + kind}, {});
     const auto objects = desired_objects(read_cluster(with_poolers, settings), settings, generated_mixin());
@@ -284,11 +292,9 @@ TEST_CASE("desired: nothing an API server would rewrite") {
 }
 
 TEST_CASE("desired: deterministic") {
-  const auto manifest = zalando_manifest("complete-postgres-manifest.yaml");
+  const auto manifest = complete_with_poolers();
   if (!manifest) return;
-  auto with_poolers = *manifest;
-  with_poolers["spec"]["enableConnectionPooler"] = true;
-  with_poolers["spec"]["enableReplicaConnectionPooler"] = true;
+  const auto& with_poolers = *manifest;
   const auto settings = parse_settings({"--release=kps"}, {});
   const auto mixin = generated_mixin();
   const auto first = to_yaml(desired_objects(read_cluster(with_poolers, settings), settings, mixin));
